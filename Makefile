@@ -1,0 +1,44 @@
+# lamina — the two set-up commands are `make run` and `make test` (README.md).
+BUILD      ?= build
+TEST_BUILD ?= build-test
+LISTEN     ?= 127.0.0.1:9001
+DATA_DIR   ?= ./.lamina
+PYTEST     := /usr/bin/python3 -m pytest
+CMAKE_GEN  := -G Ninja
+export CCACHE_DIR ?= $(CURDIR)/.ccache
+
+.PHONY: all deps build run test unit integration bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+# Release build: build/lamina.
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAMINA_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD) --target lamina bench_invoke bench_noop_bootstrap
+
+run: build
+	$(BUILD)/lamina server --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+# Tests run against an AddressSanitizer + UndefinedBehaviorSanitizer build (build-test/).
+$(TEST_BUILD)/build.ninja: CMakeLists.txt
+	@cmake -S . -B $(TEST_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DLAMINA_SANITIZE=ON -DLAMINA_TESTS=ON >/dev/null
+
+test: deps $(TEST_BUILD)/build.ninja
+	@cmake -S . -B $(TEST_BUILD) >/dev/null
+	@start=$$(date +%s); cmake --build $(TEST_BUILD); echo "build: $$(( $$(date +%s) - start )) s"
+	@$(MAKE) --no-print-directory unit integration
+
+unit:
+	cd $(TEST_BUILD) && ctest --output-on-failure --timeout 120
+
+integration:
+	LAMINA_BINARY=$(CURDIR)/$(TEST_BUILD)/lamina $(PYTEST) -q -p no:cacheprovider tests/integration runtimes/python
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,0 +1,159 @@
+// bench_invoke: measures, in one run, a bare loopback TCP round trip (the baseline) and then warm
+// synchronous Invoke latency and throughput against a running lamina, and prints both with their
+// ratio. Usage: bench_invoke HOST:PORT FUNCTION [--requests N] [--seconds S]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/sigv4.h"
+#include "http_lite.h"
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, size_t(p / 100.0 * double(v.size())));
+  return v[i];
+}
+
+// Baseline: one byte-for-byte echo over loopback TCP, 64-byte messages, one connection.
+std::vector<double> loopbackRoundTrips(int iterations) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::listen(lfd, 1);
+  socklen_t len = sizeof addr;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread server([lfd] {
+    int c = ::accept(lfd, nullptr, nullptr);
+    int one = 1;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char buf[64];
+    for (;;) {
+      ssize_t n = ::read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      if (!bench::writeAll(c, std::string_view(buf, size_t(n)))) break;
+    }
+    ::close(c);
+  });
+  int fd = bench::connectTo("127.0.0.1", ntohs(addr.sin_port));
+  std::vector<double> out;
+  out.reserve(size_t(iterations));
+  char msg[64] = {};
+  char buf[64];
+  for (int i = 0; i < iterations; ++i) {
+    auto t0 = Clock::now();
+    bench::writeAll(fd, std::string_view(msg, sizeof msg));
+    size_t got = 0;
+    while (got < sizeof buf) {
+      ssize_t n = ::read(fd, buf + got, sizeof buf - got);
+      if (n <= 0) break;
+      got += size_t(n);
+    }
+    out.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  ::close(fd);
+  server.join();
+  ::close(lfd);
+  return out;
+}
+
+std::string signedInvoke(const std::string& hostPort, const std::string& function) {
+  lamina::http::Request req;
+  req.method = "POST";
+  req.target = "/2015-03-31/functions/" + function + "/invocations";
+  req.headers = {{"host", hostPort}};
+  req.body = R"({"bench":true})";
+  lamina::http::sigv4::sign(req, {"test", "test"}, "us-east-1", "lambda", std::time(nullptr));
+  std::string raw = req.method + " " + req.target + " HTTP/1.1\r\n";
+  for (auto& [k, v] : req.headers) raw += k + ": " + v + "\r\n";
+  raw += "content-length: " + std::to_string(req.body.size()) + "\r\n\r\n" + req.body;
+  return raw;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: bench_invoke HOST:PORT FUNCTION [--requests N] [--seconds S]\n");
+    return 2;
+  }
+  std::string hostPort = argv[1], function = argv[2];
+  int requests = 20000;
+  double seconds = 5;
+  for (int i = 3; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--requests")) requests = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+  }
+  std::string host = hostPort.substr(0, hostPort.rfind(':'));
+  int port = std::atoi(hostPort.c_str() + hostPort.rfind(':') + 1);
+  std::string raw = signedInvoke(hostPort, function);
+
+  auto base = loopbackRoundTrips(requests);
+  double baseP50 = percentile(base, 50), baseP99 = percentile(base, 99);
+
+  int fd = bench::connectTo(host, port);
+  if (fd < 0) {
+    std::fprintf(stderr, "bench_invoke: cannot connect to %s\n", hostPort.c_str());
+    return 1;
+  }
+  std::string buf;
+  bench::Message m;
+  for (int i = 0; i < 500; ++i) {  // warm-up: the first invoke is the cold start
+    if (!bench::writeAll(fd, raw) || !bench::readMessage(fd, buf, m) || m.head.find(" 200 ") == std::string::npos ||
+        !m.header("x-amz-function-error").empty()) {
+      std::fprintf(stderr, "bench_invoke: invoke failed: %s%s\n", m.head.c_str(), m.body.c_str());
+      return 1;
+    }
+  }
+  std::vector<double> lat;
+  lat.reserve(size_t(requests));
+  for (int i = 0; i < requests; ++i) {
+    auto t0 = Clock::now();
+    bench::writeAll(fd, raw);
+    if (!bench::readMessage(fd, buf, m)) return 1;
+    lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  ::close(fd);
+  double p50 = percentile(lat, 50), p99 = percentile(lat, 99);
+
+  std::printf("| metric | value | ratio to baseline |\n|---|---|---|\n");
+  std::printf("| loopback TCP round trip p50 (baseline) | %.1f us | 1.00 |\n", baseP50);
+  std::printf("| loopback TCP round trip p99 | %.1f us | |\n", baseP99);
+  std::printf("| warm invoke p50 | %.1f us | %.2fx |\n", p50, p50 / baseP50);
+  std::printf("| warm invoke p99 | %.1f us | %.2fx (target p99 <= 1000 us) |\n", p99, p99 / baseP50);
+
+  for (int conns : {1, 4, 16}) {
+    std::atomic<long> done{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < conns; ++c) {
+      threads.emplace_back([&] {
+        int cfd = bench::connectTo(host, port);
+        std::string b;
+        bench::Message msg;
+        while (!stop.load(std::memory_order_relaxed)) {
+          if (!bench::writeAll(cfd, raw) || !bench::readMessage(cfd, b, msg)) break;
+          done.fetch_add(1, std::memory_order_relaxed);
+        }
+        ::close(cfd);
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+    for (auto& t : threads) t.join();
+    std::printf("| throughput, %d connection(s) | %.0f invokes/s | |\n", conns, double(done.load()) / seconds);
+  }
+  return 0;
+}

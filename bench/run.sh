@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make bench: starts a fresh lamina on a free loopback port, deploys the no-op C++ runtime, and runs
+# bench_invoke (baseline loopback round trip, warm invoke latency, throughput). Prints a Markdown
+# table and keeps it in bench/out/report.md.
+set -euo pipefail
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT="$ROOT/bench/out"
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+trap 'kill $SERVER_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+"$ROOT/$BUILD/lamina" server --listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
+ENDPOINT=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$WORK/server.out")
+[ -n "$ENDPOINT" ] || { echo "bench: server did not start"; cat "$WORK/server.err"; exit 1; }
+mkdir -p "$WORK/fn" && cp "$ROOT/$BUILD/bench/bench_noop_bootstrap" "$WORK/fn/bootstrap"
+(cd "$WORK/fn" && zip -q fn.zip bootstrap)
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+/usr/bin/aws --endpoint-url "$ENDPOINT" lambda create-function --function-name noop --runtime provided.al2023 \
+  --handler bootstrap --role arn:aws:iam::000000000000:role/bench --zip-file "fileb://$WORK/fn/fn.zip" >/dev/null
+echo "bench: lamina at $ENDPOINT ($(nproc) cores)"
+"$ROOT/$BUILD/bench/bench_invoke" "${ENDPOINT#http://}" noop ${QUICK:+--seconds 2 --requests 5000} | tee "$OUT/report.md"

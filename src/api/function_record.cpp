@@ -1,0 +1,122 @@
+#include "api/function_record.h"
+
+#include "core/json.h"
+#include "core/time.h"
+
+namespace lamina::api {
+
+namespace json = boost::json;
+
+std::string functionArn(std::string_view region, std::string_view name) {
+  return "arn:aws:lambda:" + std::string(region) + ":" + std::string(kAccountId) + ":function:" + std::string(name);
+}
+
+std::string FunctionRecord::arn() const { return functionArn(region, name); }
+
+json::object FunctionRecord::toConfiguration() const {
+  json::object o;
+  o["FunctionName"] = name;
+  o["FunctionArn"] = arn();
+  o["Runtime"] = runtime;
+  o["Role"] = role;
+  o["Handler"] = handler;
+  o["CodeSize"] = codeSize;
+  o["Description"] = description;
+  o["Timeout"] = timeout;
+  o["MemorySize"] = memorySize;
+  o["LastModified"] = core::lambdaTimestamp(lastModifiedMs);
+  o["CodeSha256"] = codeSha256Base64;
+  o["Version"] = "$LATEST";
+  if (!variables.empty()) {
+    json::object vars;
+    for (const auto& [k, v] : variables) vars[k] = v;
+    o["Environment"] = json::object{{"Variables", std::move(vars)}};
+  }
+  if (!kmsKeyArn.empty()) o["KMSKeyArn"] = kmsKeyArn;
+  if (!deadLetterTargetArn.empty()) o["DeadLetterConfig"] = json::object{{"TargetArn", deadLetterTargetArn}};
+  o["TracingConfig"] = json::object{{"Mode", tracingMode}};
+  o["RevisionId"] = revisionId;
+  o["State"] = "Active";
+  o["LastUpdateStatus"] = "Successful";
+  o["PackageType"] = "Zip";
+  o["Architectures"] = json::array{architecture};
+  o["EphemeralStorage"] = json::object{{"Size", ephemeralStorage}};
+  o["SnapStart"] = json::object{{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}};
+  o["LoggingConfig"] = json::object{{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/" + name}};
+  return o;
+}
+
+std::string FunctionRecord::toStorage() const {
+  json::object o = toConfiguration();
+  o["Region"] = region;
+  o["CodeSha256Hex"] = codeSha256Hex;
+  o["LastModifiedMs"] = lastModifiedMs;
+  json::object t;
+  for (const auto& [k, v] : tags) t[k] = v;
+  o["Tags"] = std::move(t);
+  return core::serialize(o);
+}
+
+Result<FunctionRecord> FunctionRecord::fromStorage(std::string_view text) {
+  auto parsed = core::parseJsonObject(text);
+  if (!parsed) return std::unexpected(parsed.error().context("stored function"));
+  const json::object& o = *parsed;
+  auto str = [&](std::string_view k) -> std::string {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+  };
+  auto num = [&](std::string_view k, int64_t def) -> int64_t {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_int64() ? it->value().as_int64() : def;
+  };
+  auto sub = [&](std::string_view k) -> const json::object* {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_object() ? &it->value().as_object() : nullptr;
+  };
+  auto strMap = [](const json::object* m) {
+    std::map<std::string, std::string> out;
+    if (m)
+      for (const auto& kv : *m)
+        if (kv.value().is_string()) out[std::string(kv.key())] = std::string(kv.value().as_string());
+    return out;
+  };
+  FunctionRecord r;
+  r.name = str("FunctionName");
+  r.region = str("Region");
+  r.runtime = str("Runtime");
+  r.role = str("Role");
+  r.handler = str("Handler");
+  r.description = str("Description");
+  r.timeout = int(num("Timeout", 3));
+  r.memorySize = int(num("MemorySize", 128));
+  if (auto* e = sub("EphemeralStorage")) {
+    auto it = e->find("Size");
+    if (it != e->end() && it->value().is_int64()) r.ephemeralStorage = int(it->value().as_int64());
+  }
+  if (auto* env = sub("Environment")) {
+    auto it = env->find("Variables");
+    if (it != env->end() && it->value().is_object()) r.variables = strMap(&it->value().as_object());
+  }
+  r.codeSha256Hex = str("CodeSha256Hex");
+  r.codeSha256Base64 = str("CodeSha256");
+  r.codeSize = num("CodeSize", 0);
+  r.lastModifiedMs = num("LastModifiedMs", 0);
+  r.revisionId = str("RevisionId");
+  if (auto it = o.find("Architectures"); it != o.end() && it->value().is_array() && !it->value().as_array().empty() &&
+                                         it->value().as_array()[0].is_string())
+    r.architecture = std::string(it->value().as_array()[0].as_string());
+  if (auto* t = sub("TracingConfig")) {
+    auto it = t->find("Mode");
+    if (it != t->end() && it->value().is_string()) r.tracingMode = std::string(it->value().as_string());
+  }
+  r.kmsKeyArn = str("KMSKeyArn");
+  if (auto* d = sub("DeadLetterConfig")) {
+    auto it = d->find("TargetArn");
+    if (it != d->end() && it->value().is_string()) r.deadLetterTargetArn = std::string(it->value().as_string());
+  }
+  r.tags = strMap(sub("Tags"));
+  if (r.name.empty() || r.codeSha256Hex.empty()) return fail(Code::kInternal, "stored function document is incomplete");
+  return r;
+}
+
+}  // namespace lamina::api

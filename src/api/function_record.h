@@ -1,0 +1,51 @@
+// FunctionRecord: lamina's model of one function's $LATEST configuration, how it is stored (a JSON
+// document in the functions table) and how it is shown (Lambda's FunctionConfiguration shape).
+// Plain value; no thread affinity.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "core/result.h"
+
+namespace lamina::api {
+
+constexpr std::string_view kAccountId = "000000000000";
+
+struct FunctionRecord {
+  std::string name;
+  std::string region;
+  std::string runtime;
+  std::string role;
+  std::string handler;
+  std::string description;
+  int timeout = 3;
+  int memorySize = 128;
+  int ephemeralStorage = 512;
+  std::map<std::string, std::string> variables;
+  std::string codeSha256Hex;
+  std::string codeSha256Base64;
+  int64_t codeSize = 0;
+  int64_t lastModifiedMs = 0;
+  std::string revisionId;
+  std::string architecture = "x86_64";
+  std::string tracingMode = "PassThrough";
+  std::string kmsKeyArn;
+  std::string deadLetterTargetArn;
+  std::map<std::string, std::string> tags;
+
+  std::string arn() const;
+  // Lambda's FunctionConfiguration JSON for $LATEST.
+  boost::json::object toConfiguration() const;
+  // The stored document (a superset of what toConfiguration shows).
+  std::string toStorage() const;
+  static Result<FunctionRecord> fromStorage(std::string_view json);
+};
+
+std::string functionArn(std::string_view region, std::string_view name);
+
+}  // namespace lamina::api

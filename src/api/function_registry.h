@@ -1,0 +1,69 @@
+// FunctionRegistry: the functions that exist — durable in SQLite (FunctionRepo), code in the
+// CodeStore, and an in-memory map the invoke path reads without touching disk. Control-plane
+// changes write through to SQLite on the blocking pool, then update the map on the I/O thread.
+//
+// Threading: the I/O thread only (load() runs before the server starts).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/json/object.hpp>
+
+#include "api/function_record.h"
+#include "artifact/code_store.h"
+#include "core/time.h"
+#include "runtime/function_image.h"
+#include "store/function_repo.h"
+
+namespace lamina::api {
+
+struct FunctionEntry {
+  FunctionRecord record;
+  std::shared_ptr<const runtime::FunctionImage> image;
+  bool updating = false;  // a control-plane change is being written
+};
+
+struct RegistryDeps {
+  boost::asio::thread_pool& blocking;
+  store::FunctionRepo& repo;
+  artifact::CodeStore& code;
+  const core::Clock& clock;
+  std::function<Result<void>(const std::string& runtime)> checkRuntime;
+  // Called after a function's code/config changed or it was deleted (revision "" = deleted).
+  std::function<void(const std::string& name, const std::string& revision)> onChanged;
+};
+
+class FunctionRegistry {
+ public:
+  explicit FunctionRegistry(RegistryDeps deps) : deps_(std::move(deps)) {}
+
+  // Loads every stored function (blocking; at start-up). Re-extracts code trees that went missing.
+  Result<void> load();
+
+  const FunctionEntry* find(const std::string& name) const;
+  const std::map<std::string, FunctionEntry>& all() const { return functions_; }
+
+  boost::asio::awaitable<Result<FunctionRecord>> create(FunctionRecord record, std::string zip);
+  boost::asio::awaitable<Result<FunctionRecord>> updateCode(const std::string& name, std::string zip,
+                                                            std::string expectedRevision);
+  boost::asio::awaitable<Result<FunctionRecord>> updateConfiguration(const std::string& name,
+                                                                     const boost::json::object& body);
+  boost::asio::awaitable<Result<void>> remove(const std::string& name);
+  // The deployment package with this content address (read on the blocking pool).
+  boost::asio::awaitable<Result<std::string>> readCode(std::string sha256Hex);
+
+ private:
+  std::shared_ptr<const runtime::FunctionImage> imageOf(const FunctionRecord& r) const;
+  Result<FunctionEntry*> beginUpdate(const std::string& name, const std::string& expectedRevision);
+  boost::asio::awaitable<Result<FunctionRecord>> commitUpdate(FunctionEntry& entry, FunctionRecord next);
+
+  RegistryDeps deps_;
+  std::map<std::string, FunctionEntry> functions_;
+};
+
+}  // namespace lamina::api

@@ -1,0 +1,374 @@
+#include "api/lambda_api.h"
+
+#include <boost/json/serialize.hpp>
+
+#include "api/validation.h"
+#include "core/crypto.h"
+#include "core/json.h"
+#include "core/strings.h"
+#include "http/aws_error.h"
+
+namespace lamina::api {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+http::Response jsonResponse(int status, const json::value& body, const std::string& requestId) {
+  http::Response r;
+  r.status = status;
+  r.set("Content-Type", "application/json");
+  r.set("x-amzn-RequestId", requestId);
+  r.body = json::serialize(body);
+  return r;
+}
+
+http::Response emptyResponse(int status, const std::string& requestId) {
+  http::Response r;
+  r.status = status;
+  r.set("x-amzn-RequestId", requestId);
+  return r;
+}
+
+std::string queryParam(const http::Request& req, std::string_view name) {
+  for (auto& [k, v] : core::parseQuery(req.query()))
+    if (k == name) return v;
+  return {};
+}
+
+// Splits "/2015-03-31/functions/NAME/rest" → {"NAME", "rest"} with NAME percent-decoded.
+bool functionPath(std::string_view path, std::string_view prefix, std::string& name, std::string& rest) {
+  if (!core::startsWith(path, prefix)) return false;
+  path.remove_prefix(prefix.size());
+  size_t slash = path.find('/');
+  auto decoded = core::uriDecode(path.substr(0, slash));
+  if (!decoded || decoded->empty()) return false;
+  name = *decoded;
+  rest = slash == std::string_view::npos ? std::string() : std::string(path.substr(slash + 1));
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  return true;
+}
+
+Result<std::string> decodeZip(const json::object& code) {
+  auto zip = core::getString(code, "ZipFile");
+  if (!zip) return std::unexpected(zip.error());
+  for (std::string_view other : {"S3Bucket", "S3Key", "ImageUri"}) {
+    if (code.contains(other) && !code.at(other).is_null())
+      return fail(Code::kInvalidParameterValue,
+                  std::string(other) + " is not supported by lamina yet (no embedded S3 or image registry): pass the "
+                  "deployment package as ZipFile (the CLI's --zip-file fileb://function.zip).");
+  }
+  if (!*zip) return fail(Code::kInvalidParameterValue, "Please provide a source for function code.");
+  auto bytes = core::base64Decode(**zip);
+  if (!bytes) return fail(Code::kInvalidParameterValue, "Could not unzip uploaded file. Please check your file, then try to upload again.");
+  return std::move(*bytes);
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> LambdaApi::handle(http::Request& req, const std::string& region,
+                                                  const std::string& requestId) {
+  auto r = co_await route(req, region, requestId);
+  if (!r) co_return http::awsError(r.error(), requestId);
+  co_return std::move(*r);
+}
+
+Result<const FunctionEntry*> LambdaApi::lookup(const std::string& fnParam, const std::string& region,
+                                               std::string qualifier, bool invokeStyle, size_t maxLength) {
+  auto ref = parseFunctionRef(fnParam, maxLength);
+  if (!ref) return std::unexpected(ref.error());
+  if (!ref->qualifier.empty() && !qualifier.empty() && ref->qualifier != qualifier)
+    return fail(Code::kInvalidParameterValue, "The derived qualifier from the function name does not match the specified qualifier.");
+  if (qualifier.empty()) qualifier = ref->qualifier;
+  const FunctionEntry* e = registry_.find(ref->name);
+  std::string arn = functionArn(e ? e->record.region : region, ref->name);
+  if (!e) return fail(Code::kResourceNotFound, "Function not found: " + arn + (invokeStyle || !qualifier.empty() ? ":" + (qualifier.empty() ? std::string("$LATEST") : qualifier) : ""));
+  if (!qualifier.empty() && qualifier != "$LATEST")
+    return fail(Code::kResourceNotFound, "Function not found: " + arn + ":" + qualifier);
+  return e;
+}
+
+asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, const std::string& region,
+                                                         const std::string& requestId) {
+  std::string_view path = req.path();
+  const std::string& m = req.method;
+  std::string name, rest;
+
+  if (path == "/2015-03-31/functions" || path == "/2015-03-31/functions/") {
+    if (m == "POST") {
+      auto r = co_await createFunction(req, region);
+      if (r) r->set("x-amzn-RequestId", requestId);
+      co_return r;
+    }
+    if (m == "GET") {
+      auto r = listFunctions(req);
+      if (r) r->set("x-amzn-RequestId", requestId);
+      co_return r;
+    }
+  }
+  if (path == "/2016-08-19/account-settings" || path == "/2016-08-19/account-settings/") {
+    auto r = accountSettings();
+    if (r) r->set("x-amzn-RequestId", requestId);
+    co_return r;
+  }
+  if (functionPath(path, "/2015-03-31/functions/", name, rest)) {
+    std::string qualifier = queryParam(req, "Qualifier");
+    if (rest == "invocations" && m == "POST") co_return co_await invoke(req, name, region, requestId);
+    if (rest.empty() && m == "GET") {
+      auto r = getFunction(req, name, region, false);
+      if (r) r->set("x-amzn-RequestId", requestId);
+      co_return r;
+    }
+    if (rest == "configuration" && m == "GET") {
+      auto r = getFunction(req, name, region, true);
+      if (r) r->set("x-amzn-RequestId", requestId);
+      co_return r;
+    }
+    if (rest.empty() && m == "DELETE") {
+      auto e = lookup(name, region, "", false);
+      if (!e) co_return std::unexpected(e.error());
+      if (qualifier == "$LATEST")
+        co_return fail(Code::kInvalidParameterValue, "$LATEST version cannot be deleted without deleting the function.");
+      if (!qualifier.empty())
+        co_return fail(Code::kResourceNotFound, "Function not found: " + (*e)->record.arn() + ":" + qualifier);
+      auto removed = co_await registry_.remove((*e)->record.name);
+      if (!removed) co_return std::unexpected(removed.error());
+      co_return emptyResponse(204, requestId);
+    }
+    if ((rest == "code" || rest == "configuration") && m == "PUT") {
+      auto e = lookup(name, region, "", false);
+      if (!e) co_return std::unexpected(e.error());
+      auto body = core::parseJsonObject(req.body);
+      if (!body) co_return std::unexpected(body.error());
+      Result<FunctionRecord> updated = fail(Code::kInternal, "unreachable");
+      if (rest == "code") {
+        auto publish = core::getBool(*body, "Publish");
+        if (!publish) co_return std::unexpected(publish.error());
+        if (publish->value_or(false))
+          co_return fail(Code::kInvalidParameterValue, "Publish is not supported by lamina yet (versions arrive with the scheduling work); update without --publish.");
+        auto dryRun = core::getBool(*body, "DryRun");
+        if (!dryRun) co_return std::unexpected(dryRun.error());
+        auto zip = decodeZip(*body);
+        if (!zip) co_return std::unexpected(zip.error());
+        auto rev = core::getString(*body, "RevisionId");
+        if (!rev) co_return std::unexpected(rev.error());
+        if (dryRun->value_or(false)) {
+          json::object cfg = (*e)->record.toConfiguration();
+          co_return jsonResponse(200, cfg, requestId);
+        }
+        updated = co_await registry_.updateCode((*e)->record.name, std::move(*zip), rev->value_or(""));
+      } else {
+        updated = co_await registry_.updateConfiguration((*e)->record.name, *body);
+      }
+      if (!updated) co_return std::unexpected(updated.error());
+      co_return jsonResponse(200, updated->toConfiguration(), requestId);
+    }
+  }
+  co_return fail(Code::kUnknownOperation, "No operation matches " + m + " " + std::string(path) +
+                                              "; lamina serves the Lambda API at /2015-03-31/...");
+}
+
+asio::awaitable<Result<http::Response>> LambdaApi::createFunction(http::Request& req, const std::string& region) {
+  auto body = core::parseJsonObject(req.body);
+  if (!body) co_return std::unexpected(body.error());
+  auto nameField = core::getString(*body, "FunctionName");
+  if (!nameField) co_return std::unexpected(nameField.error());
+  if (!*nameField)
+    co_return fail(Code::kValidation, "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null");
+  auto ref = parseFunctionRef(**nameField);
+  if (!ref) co_return std::unexpected(ref.error());
+  if (!ref->qualifier.empty())
+    co_return fail(Code::kInvalidParameterValue, "Unsupported FunctionName: a qualifier cannot be used when creating a function.");
+  if (auto p = body->find("PackageType"); p != body->end() && p->value().is_string() && p->value().as_string() == "Image")
+    co_return fail(Code::kInvalidParameterValue, "PackageType Image is not supported by lamina: deploy a .zip package.");
+  auto publish = core::getBool(*body, "Publish");
+  if (!publish) co_return std::unexpected(publish.error());
+  if (publish->value_or(false))
+    co_return fail(Code::kInvalidParameterValue, "Publish is not supported by lamina yet (versions arrive with the scheduling work); create without --publish.");
+
+  FunctionRecord record;
+  record.name = ref->name;
+  record.region = region;
+  if (auto ok = applyConfiguration(*body, record, true); !ok) co_return std::unexpected(ok.error());
+  auto code = core::getObject(*body, "Code");
+  if (!code) co_return std::unexpected(code.error());
+  if (!*code) co_return fail(Code::kValidation, "1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null");
+  auto zip = decodeZip(**code);
+  if (!zip) co_return std::unexpected(zip.error());
+  if (auto tags = core::getObject(*body, "Tags"); !tags) {
+    co_return std::unexpected(tags.error());
+  } else if (*tags) {
+    for (const auto& kv : **tags)
+      if (kv.value().is_string()) record.tags[std::string(kv.key())] = std::string(kv.value().as_string());
+  }
+  auto created = co_await registry_.create(std::move(record), std::move(*zip));
+  if (!created) co_return std::unexpected(created.error());
+  http::Response r;
+  r.status = 201;
+  r.set("Content-Type", "application/json");
+  r.body = json::serialize(created->toConfiguration());
+  co_return r;
+}
+
+std::string LambdaApi::codeLocation(const http::Request& req, const FunctionRecord& r) const {
+  std::string host(req.header("host"));
+  if (host.empty()) host = "127.0.0.1:9001";
+  int64_t expires = clock_.nowMs() / 1000 + 600;
+  std::string payload = r.codeSha256Hex + ":" + std::to_string(expires);
+  std::string sig = core::toHex(core::hmacSha256(options_.codeUrlSecret, payload));
+  return "http://" + host + "/_lamina/code/" + r.codeSha256Hex + ".zip?Expires=" + std::to_string(expires) +
+         "&Signature=" + sig;
+}
+
+asio::awaitable<http::Response> LambdaApi::downloadCode(const http::Request& req, const std::string& requestId) {
+  std::string_view path = req.path();
+  std::string_view file = path.substr(std::string_view("/_lamina/code/").size());
+  if (file.size() != 64 + 4 || file.substr(64) != ".zip")
+    co_return http::awsError(Error(Code::kAccessDenied, "Invalid code location"), requestId);
+  std::string hex(file.substr(0, 64));
+  std::string expires = queryParam(req, "Expires");
+  std::string sig = queryParam(req, "Signature");
+  std::string want = core::toHex(core::hmacSha256(options_.codeUrlSecret, hex + ":" + expires));
+  int64_t exp = 0;
+  for (char c : expires) exp = (c >= '0' && c <= '9' && exp < INT64_MAX / 10) ? exp * 10 + (c - '0') : -1;
+  if (sig != want || exp < clock_.nowMs() / 1000)
+    co_return http::awsError(Error(Code::kAccessDenied, "Request has expired or its signature is invalid"), requestId);
+  auto blob = co_await registry_.readCode(hex);
+  if (!blob) co_return http::awsError(Error(Code::kResourceNotFound, "The code no longer exists"), requestId);
+  http::Response r;
+  r.set("Content-Type", "application/zip");
+  r.set("x-amzn-RequestId", requestId);
+  r.body = std::move(*blob);
+  co_return r;
+}
+
+Result<http::Response> LambdaApi::getFunction(const http::Request& req, const std::string& fn,
+                                              const std::string& region, bool configurationOnly) {
+  auto e = lookup(fn, region, queryParam(req, "Qualifier"), false, 170);
+  if (!e) return std::unexpected(e.error());
+  const FunctionRecord& r = (*e)->record;
+  if (configurationOnly) return jsonResponse(200, r.toConfiguration(), "");
+  json::object out;
+  out["Configuration"] = r.toConfiguration();
+  out["Code"] = json::object{{"RepositoryType", "S3"}, {"Location", codeLocation(req, r)}};
+  if (!r.tags.empty()) {
+    json::object tags;
+    for (auto& [k, v] : r.tags) tags[k] = v;
+    out["Tags"] = std::move(tags);
+  }
+  return jsonResponse(200, out, "");
+}
+
+Result<http::Response> LambdaApi::listFunctions(const http::Request& req) {
+  std::string marker = queryParam(req, "Marker");
+  std::string maxItemsText = queryParam(req, "MaxItems");
+  int64_t maxItems = 50;
+  if (!maxItemsText.empty()) {
+    maxItems = 0;
+    for (char c : maxItemsText) {
+      if (c < '0' || c > '9' || maxItems > 100000) {
+        maxItems = -1;
+        break;
+      }
+      maxItems = maxItems * 10 + (c - '0');
+    }
+    if (maxItems < 1 || maxItems > 10000)
+      return fail(Code::kValidation, "1 validation error detected: Value '" + maxItemsText +
+                                         "' at 'maxItems' failed to satisfy constraint: Member must have value "
+                                         "between 1 and 10000");
+    maxItems = std::min<int64_t>(maxItems, 50);
+  }
+  std::string after;
+  if (!marker.empty()) {
+    auto decoded = core::base64Decode(marker);
+    if (!decoded) return fail(Code::kInvalidParameterValue, "Invalid Marker: pass the NextMarker of a previous page");
+    after = *decoded;
+  }
+  json::array functions;
+  std::string last;
+  bool more = false;
+  for (auto it = after.empty() ? registry_.all().begin() : registry_.all().upper_bound(after);
+       it != registry_.all().end(); ++it) {
+    if (int64_t(functions.size()) == maxItems) {
+      more = true;
+      break;
+    }
+    functions.push_back(it->second.record.toConfiguration());
+    last = it->first;
+  }
+  json::object out{{"Functions", std::move(functions)}};
+  if (more) out["NextMarker"] = core::base64Encode(last);
+  return jsonResponse(200, out, "");
+}
+
+Result<http::Response> LambdaApi::accountSettings() {
+  int64_t total = 0;
+  for (auto& [n, e] : registry_.all()) total += e.record.codeSize;
+  json::object out{
+      {"AccountLimit", json::object{{"TotalCodeSize", int64_t(80530636800)},
+                                    {"CodeSizeUnzipped", 262144000},
+                                    {"CodeSizeZipped", 52428800},
+                                    {"ConcurrentExecutions", options_.accountConcurrency},
+                                    {"UnreservedConcurrentExecutions", options_.accountConcurrency}}},
+      {"AccountUsage", json::object{{"TotalCodeSize", total}, {"FunctionCount", int64_t(registry_.all().size())}}}};
+  return jsonResponse(200, out, "");
+}
+
+asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, const std::string& fn,
+                                                          const std::string& region, const std::string& requestId) {
+  if (req.bodyTooLarge || req.body.size() > invoke::kMaxSyncPayloadBytes)
+    co_return fail(Code::kRequestTooLarge, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
+  std::string qualifier = queryParam(req, "Qualifier");
+  auto e = lookup(fn, region, qualifier, true, 170);
+  if (!e) co_return std::unexpected(e.error());
+  std::string type(req.header("x-amz-invocation-type"));
+  if (type.empty()) type = "RequestResponse";
+  if (type != "RequestResponse" && type != "Event" && type != "DryRun")
+    co_return fail(Code::kValidation, "1 validation error detected: Value '" + type +
+                                          "' at 'invocationType' failed to satisfy constraint: Member must satisfy "
+                                          "enum value set: [Event, RequestResponse, DryRun]");
+  std::string logType(req.header("x-amz-log-type"));
+  if (!logType.empty() && logType != "None" && logType != "Tail")
+    co_return fail(Code::kValidation, "1 validation error detected: Value '" + logType +
+                                          "' at 'logType' failed to satisfy constraint: Member must satisfy enum "
+                                          "value set: [None, Tail]");
+  if (!req.body.empty()) {
+    if (auto parsed = core::parseJson(req.body); !parsed)
+      co_return fail(Code::kInvalidRequestContent, "Could not parse request body into json: Could not parse payload into json: " + parsed.error().message().substr(parsed.error().message().rfind(": ") + 2));
+  }
+  std::string clientContext;
+  if (auto cc = req.header("x-amz-client-context"); !cc.empty()) {
+    auto decoded = core::base64Decode(cc);
+    if (!decoded || cc.size() > 3583 || !core::parseJsonObject(*decoded))
+      co_return fail(Code::kInvalidRequestContent, "Client context must be a valid Base64-encoded JSON object.");
+    clientContext = std::move(*decoded);
+  }
+  if (type == "DryRun") co_return emptyResponse(204, requestId);
+  if (type == "Event")
+    co_return fail(Code::kInvalidParameterValue,
+                   "InvocationType Event (asynchronous invoke) is not supported by this version of lamina yet; invoke "
+                   "with RequestResponse.");
+
+  invoke::SyncRequest sync;
+  sync.image = (*e)->image;
+  sync.requestId = requestId;
+  sync.payload = req.body.empty() ? std::string("{}") : std::move(req.body);
+  sync.invokedArn = (*e)->record.arn();
+  if (!qualifier.empty()) sync.invokedArn += ":" + qualifier;
+  sync.clientContext = std::move(clientContext);
+  sync.wantLogTail = logType == "Tail";
+  auto result = co_await invoker_.invoke(std::move(sync));
+  if (!result) co_return std::unexpected(result.error());
+  http::Response r;
+  r.status = 200;
+  r.set("Content-Type", "application/json");
+  r.set("x-amzn-RequestId", requestId);
+  r.set("X-Amz-Executed-Version", result->executedVersion);
+  if (result->functionError) r.set("X-Amz-Function-Error", "Unhandled");
+  if (sync.wantLogTail) r.set("X-Amz-Log-Result", result->logResult);
+  r.body = std::move(result->body);
+  co_return r;
+}
+
+}  // namespace lamina::api

@@ -1,0 +1,55 @@
+// LambdaApi: the Lambda control-plane REST API (2015-03-31 family) and Invoke. Each handler turns a
+// request into a typed call on the FunctionRegistry or the Invoker and renders Lambda's JSON.
+// Routing is by method and path exactly as botocore and the JS SDK send them (with and without the
+// trailing slash older clients add).
+//
+// Threading: the I/O thread only. Registry and invoker must outlive it.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/function_registry.h"
+#include "http/message.h"
+#include "invoke/invoker.h"
+
+namespace lamina::api {
+
+struct ApiOptions {
+  int accountConcurrency = 1000;
+  std::string codeUrlSecret;  // signs GetFunction's Code.Location download URLs
+};
+
+class LambdaApi {
+ public:
+  LambdaApi(FunctionRegistry& registry, invoke::Invoker& invoker, const core::Clock& clock, ApiOptions options)
+      : registry_(registry), invoker_(invoker), clock_(clock), options_(std::move(options)) {}
+
+  // A SigV4-verified Lambda request. `region` comes from the signature's scope.
+  boost::asio::awaitable<http::Response> handle(http::Request& req, const std::string& region,
+                                                const std::string& requestId);
+  // GET /_lamina/code/<sha>.zip?Expires=..&Signature=..: the download behind Code.Location.
+  boost::asio::awaitable<http::Response> downloadCode(const http::Request& req, const std::string& requestId);
+
+ private:
+  boost::asio::awaitable<Result<http::Response>> route(http::Request& req, const std::string& region,
+                                                       const std::string& requestId);
+  boost::asio::awaitable<Result<http::Response>> createFunction(http::Request& req, const std::string& region);
+  boost::asio::awaitable<Result<http::Response>> invoke(http::Request& req, const std::string& fn,
+                                                        const std::string& region, const std::string& requestId);
+  Result<http::Response> getFunction(const http::Request& req, const std::string& fn, const std::string& region,
+                                     bool configurationOnly);
+  Result<http::Response> listFunctions(const http::Request& req);
+  Result<http::Response> accountSettings();
+  Result<const FunctionEntry*> lookup(const std::string& fnParam, const std::string& region, std::string qualifier,
+                                      bool invokeStyle, size_t maxLength = 140);
+  std::string codeLocation(const http::Request& req, const FunctionRecord& r) const;
+
+  FunctionRegistry& registry_;
+  invoke::Invoker& invoker_;
+  const core::Clock& clock_;
+  ApiOptions options_;
+};
+
+}  // namespace lamina::api

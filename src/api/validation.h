@@ -1,0 +1,34 @@
+// Validation of Lambda control-plane input: function references (names, ARNs, qualifiers) and the
+// configuration fields of CreateFunction / UpdateFunctionConfiguration, with AWS's error types
+// and messages (ValidationException for model constraints, InvalidParameterValueException for
+// semantic ones). Pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "api/function_record.h"
+#include "core/result.h"
+
+namespace lamina::api {
+
+struct FunctionRef {
+  std::string name;
+  std::string qualifier;  // empty when none
+};
+
+// Parses a FunctionName path parameter (already percent-decoded): "f", "f:qual", "000000000000:function:f",
+// or a full function ARN. `maxLength` is 140, or 170 for the operations whose model allows it.
+Result<FunctionRef> parseFunctionRef(std::string_view text, size_t maxLength = 140);
+
+// Applies the configuration fields present in `body` to `record`. `creating` selects CreateFunction
+// rules (required fields). Collects every model constraint violation into one ValidationException
+// like AWS ("2 validation errors detected: ...; ...").
+Result<void> applyConfiguration(const boost::json::object& body, FunctionRecord& record, bool creating);
+
+// AWS's reserved environment variable names (cannot be set through Environment.Variables).
+bool isReservedVariable(std::string_view name);
+
+}  // namespace lamina::api

@@ -1,0 +1,399 @@
+#include "runtime/environment.h"
+
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "core/ids.h"
+#include "core/offload.h"
+#include "core/strings.h"
+#include "http/server.h"
+#include "runtime/notifier.h"
+
+namespace lamina::runtime {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// Bytes a runtime may post as a response: 6 MiB plus the 100 bytes of slack AWS's RIE allows.
+constexpr size_t kMaxResponseBytes = 6 * 1024 * 1024 + 100;
+constexpr auto kInitLimit = std::chrono::seconds(10);
+constexpr size_t kTailKeep = 8 * 1024;
+
+struct Environment::Impl {
+  explicit Impl(asio::io_context& io) : exitWatch(io), output(io) {}
+
+  std::unique_ptr<http::Server> api;
+  std::unique_ptr<sandbox::Process> process;
+  asio::posix::stream_descriptor exitWatch;
+  asio::posix::stream_descriptor output;
+  Notifier initDone, nextReady, invokeDone;
+  bool initCompleted = false;
+  std::optional<InitFailure> initError;  // posted to /init/error
+  std::optional<std::string> exitReason;
+  Invocation* current = nullptr;
+  bool delivered = false;
+  std::string partialLine;
+  Clock::time_point spawnedAt;
+  std::array<char, 16384> buf{};
+};
+
+namespace {
+
+http::Response jsonResponse(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.set("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+http::Response apiError(int status, std::string_view type, std::string_view message) {
+  boost::json::object o{{"errorMessage", message}, {"errorType", type}};
+  return jsonResponse(status, boost::json::serialize(o));
+}
+
+http::Response accepted() { return jsonResponse(202, R"({"status":"OK"})"); }
+
+std::string errorDocument(std::string_view type, std::string_view message) {
+  boost::json::object o{{"errorType", type}, {"errorMessage", message}};
+  return boost::json::serialize(o);
+}
+
+}  // namespace
+
+Environment::Environment(const EnvironmentDeps& deps, std::shared_ptr<const FunctionImage> image)
+    : impl_(std::make_unique<Impl>(deps.io)), deps_(deps), image_(std::move(image)) {
+  int64_t now = deps_.clock.nowMs();
+  logStream_ = core::logStreamDate(now) + "/[" + image_->version + "]" + core::randomHex(16);
+}
+
+Environment::~Environment() { shutdown(); }
+
+std::shared_ptr<Environment> Environment::create(const EnvironmentDeps& deps, std::shared_ptr<const FunctionImage> image) {
+  return std::shared_ptr<Environment>(new Environment(deps, std::move(image)));
+}
+
+std::string Environment::runtimeApiAddress() const { return impl_->api ? impl_->api->address() : std::string(); }
+
+uint64_t Environment::peakMemoryMb() const {
+  uint64_t bytes = impl_->process ? impl_->process->peakMemoryBytes() : 0;
+  return (bytes + (1 << 20) - 1) >> 20;
+}
+
+void Environment::platformLog(std::string_view line) {
+  deps_.logs.append("/aws/lambda/" + image_->name, logStream_, deps_.clock.nowMs(), line);
+  if (Invocation* inv = impl_->current) {
+    inv->logTail.append(line);
+    inv->logTail.push_back('\n');
+  }
+}
+
+namespace {
+
+// Splits `data` into lines, logging each complete one; keeps the rest in `partial`.
+void emitOutput(Environment& env, std::string& partial, std::string_view data) {
+  size_t start = 0;
+  while (true) {
+    size_t nl = data.find('\n', start);
+    if (nl == std::string_view::npos) break;
+    std::string_view piece = data.substr(start, nl - start);
+    if (partial.empty()) {
+      env.platformLog(piece);
+    } else {
+      partial.append(piece);
+      env.platformLog(partial);
+      partial.clear();
+    }
+    start = nl + 1;
+  }
+  partial.append(data.substr(start));
+  if (partial.size() > 256 * 1024) {  // a runtime that never writes a newline
+    env.platformLog(partial);
+    partial.clear();
+  }
+}
+
+}  // namespace
+
+// Reads whatever the runtime has written so far without waiting, so that a response's log lines
+// land before END/REPORT. `flushPartial` also emits a trailing line without its newline.
+static void drainOutput(Environment& env, Environment::Impl& impl, bool flushPartial) {
+  if (impl.output.is_open()) {
+    for (;;) {
+      ssize_t n = ::read(impl.output.native_handle(), impl.buf.data(), impl.buf.size());
+      if (n <= 0) break;
+      emitOutput(env, impl.partialLine, std::string_view(impl.buf.data(), size_t(n)));
+    }
+  }
+  if (flushPartial && !impl.partialLine.empty()) {
+    std::string line = std::move(impl.partialLine);
+    impl.partialLine.clear();
+    env.platformLog(line);
+  }
+}
+
+static asio::awaitable<void> readOutput(std::shared_ptr<Environment> self, Environment::Impl& impl) {
+  for (;;) {
+    auto [ec, n] = co_await impl.output.async_read_some(asio::buffer(impl.buf), kTuple);
+    if (ec) break;
+    emitOutput(*self, impl.partialLine, std::string_view(impl.buf.data(), n));
+  }
+}
+
+static asio::awaitable<void> watchExit(std::shared_ptr<Environment> self, Environment::Impl& impl) {
+  co_await impl.exitWatch.async_wait(asio::posix::stream_descriptor::wait_read, kTuple);
+  std::optional<int> status = impl.process ? impl.process->tryReap() : std::nullopt;
+  impl.exitReason = status ? sandbox::describeWaitStatus(*status) : std::string("signal: killed");
+  drainOutput(*self, impl, true);
+  self->shutdown();
+}
+
+asio::awaitable<http::Response> handleRuntimeApi(std::shared_ptr<Environment> self, Environment::Impl& impl,
+                                                 Environment::State& state, http::Request& req);
+
+asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::string& firstRequestId) {
+  LAMINA_ASSERT(state_ == State::kCreating);
+  state_ = State::kInitializing;
+  Impl& impl = *impl_;
+  auto self = shared_from_this();
+  auto failWith = [&](std::string type, std::string message) {
+    shutdown();
+    return std::unexpected(InitFailure{type, errorDocument(type, "RequestId: " + firstRequestId + " Error: " + message)});
+  };
+
+  std::weak_ptr<Environment> weak = self;
+  auto server = http::Server::listen(
+      deps_.io, "127.0.0.1", 0, http::ServerOptions{kMaxResponseBytes, std::chrono::seconds(0)},
+      [weak](http::Request& req) -> asio::awaitable<http::Response> {
+        auto env = weak.lock();
+        if (!env) co_return apiError(500, "InternalServerError", "environment is gone");
+        co_return co_await handleRuntimeApi(env, *env->impl_, env->state_, req);
+      });
+  if (!server) co_return failWith("Runtime.Unknown", server.error().message());
+  impl.api = std::move(*server);
+  impl.api->start();
+
+  auto launch = deps_.runtimes.launch(*image_);
+  if (!launch) co_return failWith("Runtime.InvalidEntrypoint", launch.error().message());
+
+  const FunctionImage& img = *image_;
+  sandbox::ProcessSpec spec;
+  spec.executable = launch->executable;
+  spec.argv = launch->argv;
+  spec.cwd = img.codeDir;
+  spec.memoryMb = img.memoryMb;
+  std::string task = img.codeDir.string();
+  spec.env = {
+      "PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+      "LANG=en_US.UTF-8",
+      "TZ=:UTC",
+      "LD_LIBRARY_PATH=/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:" + task + ":" + task + "/lib:/opt/lib",
+      "AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
+  };
+  // Customer variables may override the defaults above, never the reserved ones below.
+  for (const auto& [k, v] : img.variables) {
+    std::string prefix = k + "=";
+    std::erase_if(spec.env, [&](const std::string& e) { return core::startsWith(e, prefix); });
+    spec.env.push_back(prefix + v);
+  }
+  for (auto& e : launch->env) spec.env.push_back(std::move(e));
+  std::vector<std::string> reserved = {
+      "AWS_LAMBDA_RUNTIME_API=" + impl.api->address(),
+      "_HANDLER=" + img.handler,
+      "LAMBDA_TASK_ROOT=" + task,
+      "LAMBDA_RUNTIME_DIR=/var/runtime",
+      "AWS_REGION=" + img.region,
+      "AWS_DEFAULT_REGION=" + img.region,
+      "AWS_LAMBDA_FUNCTION_NAME=" + img.name,
+      "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(img.memoryMb),
+      "AWS_LAMBDA_FUNCTION_VERSION=" + img.version,
+      "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+      "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + img.name,
+      "AWS_LAMBDA_LOG_STREAM_NAME=" + logStream_,
+      "AWS_ACCESS_KEY_ID=" + deps_.accessKeyId,
+      "AWS_ACCESS_KEY=" + deps_.accessKeyId,
+      "AWS_SECRET_ACCESS_KEY=" + deps_.secretAccessKey,
+      "AWS_SESSION_TOKEN=",
+      "AWS_ENDPOINT_URL=" + deps_.edgeEndpoint,
+  };
+  for (auto& e : reserved) spec.env.push_back(std::move(e));
+
+  platformLog("INIT_START Runtime Version: " + img.runtime);
+  impl.spawnedAt = Clock::now();
+  sandbox::Sandbox& sb = deps_.sandbox;
+  auto proc = co_await core::offload(deps_.blocking, [&sb, spec = std::move(spec)]() { return sb.spawn(spec); });
+  if (!proc) co_return failWith("Runtime.Unknown", "could not start the runtime: " + proc.error().message());
+  impl.process = std::move(*proc);
+  impl.exitWatch.assign(::dup(impl.process->exitFd()));
+  impl.output.assign(::dup(impl.process->outputFd()));
+  asio::co_spawn(deps_.io, watchExit(self, impl), asio::detached);
+  asio::co_spawn(deps_.io, readOutput(self, impl), asio::detached);
+
+  auto deadline = impl.spawnedAt + kInitLimit;
+  while (!impl.initCompleted && !impl.initError && state_ != State::kDead && Clock::now() < deadline)
+    co_await impl.initDone.waitUntil(deadline);
+  initDurationMs_ = std::chrono::duration<double, std::milli>(Clock::now() - impl.spawnedAt).count();
+  if (impl.initCompleted) co_return std::expected<void, InitFailure>();
+
+  std::string type, body;
+  std::string status = "error";
+  if (impl.initError) {
+    type = impl.initError->errorType;
+    body = impl.initError->body;
+  } else if (state_ == State::kDead) {
+    type = "Runtime.ExitError";
+    body = errorDocument(type, "RequestId: " + firstRequestId + " Error: Runtime exited with error: " +
+                                   impl.exitReason.value_or("signal: killed"));
+  } else {
+    status = "timeout";
+    type = "Sandbox.Timedout";
+    body = errorDocument(type, "RequestId: " + firstRequestId + " Error: Task timed out after 10.00 seconds");
+  }
+  drainOutput(*this, impl, true);
+  platformLog(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: {}\tError Type: {}",
+                          initDurationMs_, status, type));
+  shutdown();
+  co_return std::unexpected(InitFailure{type, body});
+}
+
+asio::awaitable<void> Environment::invoke(Invocation& inv) {
+  LAMINA_ASSERT(state_ == State::kReady);
+  Impl& impl = *impl_;
+  auto self = shared_from_this();
+  state_ = State::kBusy;
+  impl.current = &inv;
+  impl.delivered = false;
+  impl.nextReady.notify();
+
+  auto deadline = Clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, inv.deadlineMs - deps_.clock.nowMs()));
+  while (inv.outcome == Invocation::Outcome::kPending && state_ != State::kDead && Clock::now() < deadline)
+    co_await impl.invokeDone.waitUntil(deadline);
+
+  if (inv.outcome == Invocation::Outcome::kPending) {
+    if (state_ == State::kDead) {
+      inv.outcome = Invocation::Outcome::kExited;
+      inv.exitReason = impl.exitReason.value_or("signal: killed");
+    } else {
+      inv.outcome = Invocation::Outcome::kTimeout;
+    }
+  }
+  drainOutput(*this, impl, true);
+  if (inv.outcome == Invocation::Outcome::kTimeout) shutdown();
+  impl.current = nullptr;
+  impl.delivered = false;
+  if (state_ == State::kBusy) state_ = State::kReady;
+}
+
+void Environment::shutdown() {
+  Impl& impl = *impl_;
+  if (state_ == State::kDead) return;
+  state_ = State::kDead;
+  if (impl.process) impl.process->kill();
+  if (impl.api) impl.api->stop();
+  boost::system::error_code ec;
+  impl.output.cancel(ec);
+  impl.initDone.notify();
+  impl.nextReady.notify();
+  impl.invokeDone.notify();
+}
+
+asio::awaitable<http::Response> handleRuntimeApi(std::shared_ptr<Environment> self, Environment::Impl& impl,
+                                                 Environment::State& state, http::Request& req) {
+  using State = Environment::State;
+  using Outcome = Invocation::Outcome;
+  std::string_view path = req.path();
+  constexpr std::string_view kPrefix = "/2018-06-01/runtime/";
+  if (path == "/2018-06-01/ping") co_return jsonResponse(200, "pong");
+  if (!core::startsWith(path, kPrefix)) co_return apiError(404, "InvalidRequest", "unknown path");
+  path.remove_prefix(kPrefix.size());
+
+  if (path == "invocation/next" && req.method == "GET") {
+    if (state == State::kInitializing) {
+      impl.initCompleted = true;
+      state = State::kReady;
+      impl.initDone.notify();
+    } else if (impl.current && impl.delivered && impl.current->outcome == Outcome::kPending) {
+      co_return apiError(403, "InvalidStateTransition", "State transition from Running to Ready failed");
+    }
+    while (!(impl.current && !impl.delivered) && state != State::kDead) co_await impl.nextReady.wait();
+    if (state == State::kDead) {
+      http::Response r = apiError(500, "InternalServerError", "environment is shutting down");
+      r.closeConnection = true;
+      co_return r;
+    }
+    Invocation& inv = *impl.current;
+    impl.delivered = true;
+    http::Response r;
+    r.status = 200;
+    r.set("Content-Type", "application/json");
+    r.set("Lambda-Runtime-Aws-Request-Id", inv.requestId);
+    r.set("Lambda-Runtime-Deadline-Ms", std::to_string(inv.deadlineMs));
+    r.set("Lambda-Runtime-Invoked-Function-Arn", inv.invokedArn);
+    r.set("Lambda-Runtime-Trace-Id", inv.traceId);
+    if (!inv.clientContext.empty()) r.set("Lambda-Runtime-Client-Context", inv.clientContext);
+    r.body = std::move(inv.payload);
+    co_return r;
+  }
+
+  if (path == "init/error" && req.method == "POST") {
+    if (state != State::kInitializing || impl.initError)
+      co_return apiError(403, "InvalidStateTransition", "State transition from Ready to InitError failed");
+    std::string type(req.header("lambda-runtime-function-error-type"));
+    impl.initError = InitFailure{type.empty() ? "Runtime.Unknown" : type,
+                                 req.body.empty() ? errorDocument(type.empty() ? "Runtime.Unknown" : type, "") : req.body};
+    impl.initDone.notify();
+    co_return accepted();
+  }
+
+  if (core::startsWith(path, "invocation/") && req.method == "POST") {
+    std::string_view rest = path.substr(std::string_view("invocation/").size());
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) co_return apiError(404, "InvalidRequest", "unknown path");
+    auto id = core::uriDecode(rest.substr(0, slash));
+    std::string_view verb = rest.substr(slash + 1);
+    if (verb != "response" && verb != "error") co_return apiError(404, "InvalidRequest", "unknown path");
+    Invocation* inv = impl.current;
+    if (!id || !inv || !impl.delivered || inv->requestId != *id || inv->outcome != Outcome::kPending)
+      co_return apiError(400, "InvalidRequestID", "Invalid request ID");
+    drainOutput(*self, impl, false);
+    if (req.bodyTooLarge) {
+      inv->outcome = Outcome::kResponseTooLarge;
+      inv->errorType = "Function.ResponseSizeTooLarge";
+      std::string_view len = req.header("content-length");
+      inv->result = errorDocument(
+          "Function.ResponseSizeTooLarge",
+          fmt::format("Response payload size ({} bytes) exceeded maximum allowed payload size ({} bytes).",
+                      len.empty() ? std::string("unknown") : std::string(len), kMaxResponseBytes));
+      impl.invokeDone.notify();
+      http::Response r = apiError(413, "RequestEntityTooLarge",
+                                  fmt::format("Exceeded maximum allowed payload size ({} bytes).", kMaxResponseBytes));
+      r.closeConnection = true;
+      co_return r;
+    }
+    if (verb == "response") {
+      std::string_view mode = req.header("lambda-runtime-function-response-mode");
+      if (!mode.empty() && mode != "streaming")
+        co_return apiError(400, "InvalidFunctionResponseMode", "Invalid function response mode");
+      inv->outcome = Outcome::kSuccess;
+      inv->contentType = std::string(req.header("content-type"));
+    } else {
+      inv->outcome = Outcome::kFunctionError;
+      inv->errorType = std::string(req.header("lambda-runtime-function-error-type"));
+    }
+    inv->result = std::move(req.body);
+    impl.invokeDone.notify();
+    co_return accepted();
+  }
+  co_return apiError(404, "InvalidRequest", "unknown path");
+}
+
+}  // namespace lamina::runtime

@@ -1,0 +1,113 @@
+// Environment: one execution environment — its process (through the sandbox), its own Runtime API
+// endpoint, its log stream, and the Lambda state machine:
+//   Creating → Initializing → Ready ⇄ Busy → Dead
+// Init ends at the runtime's first GET /next. One invocation at a time.
+//
+// Threading: lives on the daemon's I/O io_context; every method must be called from that thread.
+// Lifetime: shared_ptr, because Runtime API connections and the exit watcher hold a reference while
+// they wait; shutdown() wakes them all so the object can go away.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "core/log_sink.h"
+#include "core/result.h"
+#include "core/time.h"
+#include "runtime/function_image.h"
+#include "runtime/runtimes.h"
+#include "sandbox/sandbox.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace lamina::runtime {
+
+// One request travelling through an environment. Owned by the caller of invoke().
+struct Invocation {
+  enum class Outcome { kPending, kSuccess, kFunctionError, kTimeout, kExited, kResponseTooLarge };
+
+  std::string requestId;
+  std::string payload;  // moved into the /next response when delivered
+  std::string invokedArn;
+  std::string clientContext;  // decoded JSON, or empty
+  std::string traceId;
+  int64_t deadlineMs = 0;  // epoch ms, sent as Lambda-Runtime-Deadline-Ms
+
+  Outcome outcome = Outcome::kPending;
+  std::string result;       // response body, or the error document
+  std::string errorType;    // Lambda-Runtime-Function-Error-Type, or the platform's error type
+  std::string contentType;  // of a successful response
+  std::string exitReason;   // "exit status 1" when the runtime died
+  std::string logTail;      // every log line of this invocation (the caller trims to 4 KB)
+};
+
+// Why Init failed, for the caller of the first invocation.
+struct InitFailure {
+  std::string errorType;  // "Runtime.ExitError", the type posted to /init/error, ...
+  std::string body;       // the error document to return to the caller
+};
+
+struct EnvironmentDeps {
+  boost::asio::io_context& io;
+  boost::asio::thread_pool& blocking;  // for spawn (fork/exec)
+  sandbox::Sandbox& sandbox;
+  RuntimeCatalog& runtimes;
+  core::LogSink& logs;
+  const core::Clock& clock;
+  std::string edgeEndpoint;  // "http://127.0.0.1:9001": AWS_ENDPOINT_URL for function code
+  std::string accessKeyId, secretAccessKey;
+};
+
+class Environment : public std::enable_shared_from_this<Environment> {
+ public:
+  enum class State { kCreating, kInitializing, kReady, kBusy, kDead };
+
+  // `deps` must outlive the environment.
+  static std::shared_ptr<Environment> create(const EnvironmentDeps& deps, std::shared_ptr<const FunctionImage> image);
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  // Starts the runtime and waits for Init (up to 10 s). Precondition: Creating. On success the
+  // environment is Ready; on failure it is Dead and the InitFailure says why.
+  boost::asio::awaitable<std::expected<void, InitFailure>> start(const std::string& firstRequestId);
+
+  // Runs one invocation to completion, timeout or crash. Precondition: Ready. Afterwards the
+  // environment is Ready again, or Dead (timeout, crash, oversize response).
+  boost::asio::awaitable<void> invoke(Invocation& inv);
+
+  // Kills the process and wakes every waiter; the environment is Dead. Idempotent.
+  void shutdown();
+
+  // Writes a platform line (START/END/REPORT) to the log stream and the current invocation's tail.
+  void platformLog(std::string_view line);
+
+  State state() const { return state_; }
+  const FunctionImage& image() const { return *image_; }
+  const std::shared_ptr<const FunctionImage>& imagePtr() const { return image_; }
+  double initDurationMs() const { return initDurationMs_; }
+  uint64_t peakMemoryMb() const;
+  const std::string& logStream() const { return logStream_; }
+  std::string runtimeApiAddress() const;
+
+  struct Impl;
+
+ private:
+  Environment(const EnvironmentDeps& deps, std::shared_ptr<const FunctionImage> image);
+  std::unique_ptr<Impl> impl_;
+  const EnvironmentDeps& deps_;
+  std::shared_ptr<const FunctionImage> image_;
+  State state_ = State::kCreating;
+  double initDurationMs_ = 0;
+  std::string logStream_;
+  friend struct Impl;
+};
+
+}  // namespace lamina::runtime

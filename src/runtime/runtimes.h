@@ -1,0 +1,45 @@
+// RuntimeCatalog: which Lambda runtime identifiers this host can run and how to start each one.
+// `provided*` runs the code's own `bootstrap`; `python3.x` runs lamina's Python runtime client
+// (runtimes/python/bootstrap.py, embedded in the binary and written under the data dir at start)
+// with the host's python3.x — never a different version. Thread-safe after construction.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "runtime/function_image.h"
+
+namespace lamina::runtime {
+
+struct Launch {
+  std::string executable;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // runtime-specific additions ("AWS_EXECUTION_ENV=...")
+};
+
+class RuntimeCatalog {
+ public:
+  // Writes the built-in runtime clients under `dir` (e.g. <data-dir>/runtimes).
+  static Result<std::unique_ptr<RuntimeCatalog>> open(std::filesystem::path dir);
+
+  // Whether `runtime` is a Lambda runtime identifier lamina can run on this host. Unknown names get
+  // AWS's enum validation error; known but unavailable ones say what is missing.
+  Result<void> check(const std::string& runtime);
+  // How to start an environment of `image`. Fails when the code lacks an executable bootstrap.
+  Result<Launch> launch(const FunctionImage& image);
+
+ private:
+  explicit RuntimeCatalog(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::optional<std::string> findInterpreter(const std::string& name);
+
+  std::filesystem::path dir_;
+  std::mutex mu_;
+  std::map<std::string, std::optional<std::string>> interpreters_;  // guarded by mu_
+};
+
+}  // namespace lamina::runtime

@@ -1,0 +1,116 @@
+#include "scheduler/scheduler.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace lamina::scheduler {
+
+namespace asio = boost::asio;
+using runtime::Environment;
+
+Scheduler::Scheduler(const runtime::EnvironmentDeps& deps, Options options)
+    : deps_(deps), options_(options), reaper_(deps.io) {
+  startReaper();
+}
+
+Scheduler::~Scheduler() { shutdownAll(); }
+
+void Scheduler::startReaper() {
+  auto period = std::min<std::chrono::milliseconds>(options_.keepAlive / 2 + std::chrono::milliseconds(1),
+                                                    std::chrono::seconds(1));
+  reaper_.expires_after(period);
+  reaper_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    auto cutoff = std::chrono::steady_clock::now() - options_.keepAlive;
+    for (auto& [key, pool] : pools_) {
+      std::erase_if(pool.idle, [&](Idle& i) {
+        if (i.since > cutoff && i.env->state() == Environment::State::kReady) return false;
+        i.env->shutdown();
+        --live_;
+        return true;
+      });
+    }
+    startReaper();
+  });
+}
+
+bool Scheduler::evictOneIdle() {
+  Pool* oldestPool = nullptr;
+  for (auto& [key, pool] : pools_) {
+    if (pool.idle.empty()) continue;
+    if (!oldestPool || pool.idle.front().since < oldestPool->idle.front().since) oldestPool = &pool;
+  }
+  if (!oldestPool) return false;
+  oldestPool->idle.front().env->shutdown();
+  oldestPool->idle.erase(oldestPool->idle.begin());
+  --live_;
+  return true;
+}
+
+asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquire(
+    std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId) {
+  Pool& pool = pools_[image->name + ":" + image->version];
+  if (pool.revision != image->revision) {
+    for (auto& i : pool.idle) {
+      i.env->shutdown();
+      --live_;
+    }
+    pool.idle.clear();
+    pool.revision = image->revision;
+  }
+  while (!pool.idle.empty()) {
+    Idle i = std::move(pool.idle.back());
+    pool.idle.pop_back();
+    if (i.env->state() == Environment::State::kReady) co_return Lease{std::move(i.env), false};
+    --live_;  // died while idle
+  }
+  if (live_ >= options_.accountConcurrency && !evictOneIdle())
+    co_return std::unexpected(AcquireError{AcquireError::Kind::kThrottled, {}, nullptr});
+  ++live_;
+  auto env = Environment::create(deps_, image);
+  auto started = co_await env->start(requestId);
+  if (!started) {
+    --live_;
+    co_return std::unexpected(AcquireError{AcquireError::Kind::kInitFailed, std::move(started.error()), env});
+  }
+  co_return Lease{std::move(env), true};
+}
+
+void Scheduler::release(Lease lease) {
+  auto& env = lease.env;
+  auto it = pools_.find(env->image().name + ":" + env->image().version);
+  bool keep = !stopped_ && env->state() == Environment::State::kReady && it != pools_.end() &&
+              it->second.revision == env->image().revision;
+  if (!keep) {
+    env->shutdown();
+    --live_;
+    return;
+  }
+  it->second.idle.push_back(Idle{std::move(env), std::chrono::steady_clock::now()});
+}
+
+void Scheduler::retire(const std::string& functionName, const std::string& currentRevision) {
+  for (auto& [key, pool] : pools_) {
+    if (key.substr(0, key.rfind(':')) != functionName) continue;
+    for (auto& i : pool.idle) {
+      i.env->shutdown();
+      --live_;
+    }
+    pool.idle.clear();
+    pool.revision = currentRevision;
+  }
+}
+
+void Scheduler::shutdownAll() {
+  if (stopped_) return;
+  stopped_ = true;
+  reaper_.cancel();
+  for (auto& [key, pool] : pools_) {
+    for (auto& i : pool.idle) i.env->shutdown();
+    live_ -= int(pool.idle.size());
+    pool.idle.clear();
+  }
+}
+
+}  // namespace lamina::scheduler

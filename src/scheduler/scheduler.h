@@ -1,0 +1,78 @@
+// Scheduler: pools of execution environments per function version. Hands out a Ready environment
+// for each invocation (warm reuse, most recently used first), starts new ones when none is idle
+// (cold start), caps the total at the account concurrency, and shuts environments down after the
+// keep-alive. Reserved/provisioned concurrency and rate limits build on this (scheduling issue).
+//
+// Threading: the daemon's I/O thread only. `deps` must outlive the scheduler.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "runtime/environment.h"
+
+namespace lamina::scheduler {
+
+struct Options {
+  std::chrono::milliseconds keepAlive{std::chrono::minutes(5)};
+  int accountConcurrency = 1000;
+};
+
+struct Lease {
+  std::shared_ptr<runtime::Environment> env;
+  bool cold = false;
+};
+
+struct AcquireError {
+  enum class Kind { kThrottled, kInitFailed } kind;
+  runtime::InitFailure init;                  // kInitFailed
+  std::shared_ptr<runtime::Environment> env;  // kInitFailed: the dead environment (for its log stream)
+};
+
+class Scheduler {
+ public:
+  Scheduler(const runtime::EnvironmentDeps& deps, Options options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // A Ready environment for `image`; the caller must release() it.
+  boost::asio::awaitable<std::expected<Lease, AcquireError>> acquire(std::shared_ptr<const runtime::FunctionImage> image,
+                                                                     const std::string& requestId);
+  // Returns an environment after an invocation: kept warm if still Ready and current, else stopped.
+  void release(Lease lease);
+  // Stops the idle environments of `functionName` (after an update or delete); busy ones stop when
+  // released because their revision is no longer current.
+  void retire(const std::string& functionName, const std::string& currentRevision);
+  // Stops every environment (daemon shutdown).
+  void shutdownAll();
+
+  int liveEnvironments() const { return live_; }
+
+ private:
+  struct Idle {
+    std::shared_ptr<runtime::Environment> env;
+    std::chrono::steady_clock::time_point since;
+  };
+  struct Pool {
+    std::string revision;
+    std::vector<Idle> idle;  // back = most recently used
+  };
+  void startReaper();
+  bool evictOneIdle();
+
+  const runtime::EnvironmentDeps& deps_;
+  Options options_;
+  std::unordered_map<std::string, Pool> pools_;  // key: function name + ":" + version
+  int live_ = 0;  // environments starting, idle or busy
+  boost::asio::steady_timer reaper_;
+  bool stopped_ = false;
+};
+
+}  // namespace lamina::scheduler

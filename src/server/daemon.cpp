@@ -1,0 +1,157 @@
+#include "server/daemon.h"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <fmt/format.h>
+
+#include "api/function_registry.h"
+#include "api/lambda_api.h"
+#include "artifact/code_store.h"
+#include "core/ids.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "http/aws_error.h"
+#include "http/server.h"
+#include "http/sigv4.h"
+#include "invoke/invoker.h"
+#include "runtime/runtimes.h"
+#include "sandbox/sandbox.h"
+#include "scheduler/scheduler.h"
+#include "services/logs/log_store.h"
+#include "services/logs/logs_api.h"
+#include "store/database.h"
+#include "store/function_repo.h"
+
+namespace lamina::server {
+
+namespace asio = boost::asio;
+
+namespace {
+
+int die(const std::string& message) {
+  std::fprintf(stderr, "lamina: %s\n", message.c_str());
+  return 1;
+}
+
+bool isLoopback(const std::string& host) { return host == "127.0.0.1" || host == "::1" || host == "localhost" || core::startsWith(host, "127."); }
+
+// The largest body the edge reads: CreateFunction with a 50 MB zip, base64-encoded (AWS's limit).
+constexpr size_t kEdgeBodyLimit = 70167211;
+
+}  // namespace
+
+int runDaemon(const DaemonOptions& opt) {
+  size_t colon = opt.listen.rfind(':');
+  if (colon == std::string::npos) return die("--listen wants HOST:PORT, got '" + opt.listen + "'");
+  std::string host = opt.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  int port = std::atoi(opt.listen.c_str() + colon + 1);
+  if (port < 0 || port > 65535) return die("--listen port out of range in '" + opt.listen + "'");
+  if (!isLoopback(host) && opt.accessKeyId == "test" && opt.secretAccessKey == "test")
+    return die("refusing to listen on " + host +
+               " with the default test/test key pair: anyone who can reach the port could run code. Set "
+               "--access-key/--secret-key (or LAMINA_ACCESS_KEY_ID / LAMINA_SECRET_ACCESS_KEY).");
+  if (opt.accessKeyId.empty() || opt.secretAccessKey.empty()) return die("the access key and secret key must not be empty");
+
+  std::error_code ec;
+  std::filesystem::path data = std::filesystem::absolute(opt.dataDir, ec);
+  std::filesystem::create_directories(data, ec);
+  if (ec) return die("cannot create the data directory " + data.string() + ": " + ec.message());
+
+  auto db = store::Database::open(data / "lamina.db");
+  if (!db) return die(db.error().message());
+  store::FunctionRepo repo(**db);
+  auto code = artifact::CodeStore::open(data / "code");
+  if (!code) return die(code.error().message());
+  core::SystemClock clock;
+  auto logs = services::logs::LogStore::open(data / "logs", clock);
+  if (!logs) return die(logs.error().message());
+  auto runtimes = runtime::RuntimeCatalog::open(data / "runtimes");
+  if (!runtimes) return die(runtimes.error().message());
+  auto sandbox = sandbox::makePlainSandbox();
+
+  asio::io_context io(1);
+  asio::thread_pool blocking(2);
+  std::string codeUrlSecret = core::randomHex(32);
+
+  std::unique_ptr<http::Server> edge;
+  auto edgeHandlerState = std::make_shared<std::function<asio::awaitable<http::Response>(http::Request&)>>();
+  auto bound = http::Server::listen(io, host, uint16_t(port), http::ServerOptions{kEdgeBodyLimit, std::chrono::seconds(300)},
+                                    [edgeHandlerState](http::Request& req) { return (*edgeHandlerState)(req); });
+  if (!bound) return die(bound.error().message() + " (is another lamina running? choose another --listen port)");
+  edge = std::move(*bound);
+  std::string edgeAddress = edge->address();
+
+  runtime::EnvironmentDeps envDeps{io, blocking, *sandbox, **runtimes, **logs, clock,
+                                   "http://" + edgeAddress, opt.accessKeyId, opt.secretAccessKey};
+  scheduler::Scheduler scheduler(envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency});
+  invoke::Invoker invoker(scheduler, clock);
+  api::FunctionRegistry registry(api::RegistryDeps{
+      blocking, repo, *code, clock,
+      [&](const std::string& r) { return (*runtimes)->check(r); },
+      [&](const std::string& name, const std::string& revision) { scheduler.retire(name, revision); }});
+  if (auto loaded = registry.load(); !loaded) return die(loaded.error().message());
+  api::LambdaApi lambda(registry, invoker, clock, api::ApiOptions{opt.accountConcurrency, codeUrlSecret});
+  http::sigv4::Credentials creds{opt.accessKeyId, opt.secretAccessKey};
+  services::logs::LogStore& logStore = **logs;
+
+  *edgeHandlerState = [&](http::Request& req) -> asio::awaitable<http::Response> {
+    std::string requestId = core::newUuid();
+    std::string_view path = req.path();
+    if (core::startsWith(path, "/_lamina/code/")) co_return co_await lambda.downloadCode(req, requestId);
+    if (path == "/_lamina/health") {
+      http::Response r;
+      r.set("Content-Type", "application/json");
+      r.body = R"({"status":"ok"})";
+      co_return r;
+    }
+    auto caller = http::sigv4::verify(req, creds, clock.nowMs() / 1000);
+    if (!caller) co_return http::awsError(caller.error(), requestId);
+    if (caller->service == "lambda") co_return co_await lambda.handle(req, caller->region, requestId);
+    std::string_view target = req.header("x-amz-target");
+    if (caller->service == "logs" && core::startsWith(target, "Logs_20140328.")) {
+      co_return services::logs::handleLogsRequest(logStore, req, target.substr(14), clock.nowMs());
+    }
+    co_return http::awsError(Error(Code::kUnknownOperation, "lamina does not serve the '" + caller->service +
+                                                                "' service (yet); it serves lambda and logs"),
+                             requestId);
+  };
+  edge->start();
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code sigEc, int sig) {
+    if (sigEc) return;
+    std::fprintf(stderr, "lamina: %s received, finishing %d in-flight invocation(s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                 invoker.inFlight());
+    edge->stop();
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await invoker.drain(opt.drainLimit);
+          scheduler.shutdownAll();
+          logStore.flush();
+          io.stop();
+        },
+        asio::detached);
+  });
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::printf("lamina: listening on http://%s (data in %s, sandbox: %s)\n", edgeAddress.c_str(), data.c_str(),
+              std::string(sandbox->name()).c_str());
+  std::fflush(stdout);
+  io.run();
+  scheduler.shutdownAll();
+  logStore.flush();
+  blocking.join();
+  std::fprintf(stderr, "lamina: stopped\n");
+  return 0;
+}
+
+}  // namespace lamina::server

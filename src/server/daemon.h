@@ -1,0 +1,24 @@
+// Daemon: `lamina server` — builds every subsystem from its options (the composition root), serves
+// the edge port until SIGINT/SIGTERM, then shuts down gracefully: stop admitting, let in-flight
+// invocations finish (up to a bound), stop environments, flush logs.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace lamina::server {
+
+struct DaemonOptions {
+  std::string listen = "127.0.0.1:9001";
+  std::string dataDir = "./.lamina";
+  std::string accessKeyId = "test";
+  std::string secretAccessKey = "test";
+  std::chrono::milliseconds keepAlive{std::chrono::minutes(5)};
+  int accountConcurrency = 1000;
+  std::chrono::milliseconds drainLimit{std::chrono::seconds(30)};
+};
+
+// Runs the daemon; returns the process exit code. Fails fast on bad options.
+int runDaemon(const DaemonOptions& options);
+
+}  // namespace lamina::server

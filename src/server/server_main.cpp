@@ -1,0 +1,39 @@
+#include "server/server_main.h"
+
+#include <cstdlib>
+
+#include <CLI/CLI.hpp>
+
+#include "server/daemon.h"
+
+namespace lamina::server {
+
+int serverMain(int argc, char** argv) {
+  DaemonOptions opt;
+  if (const char* k = std::getenv("LAMINA_ACCESS_KEY_ID")) opt.accessKeyId = k;
+  if (const char* s = std::getenv("LAMINA_SECRET_ACCESS_KEY")) opt.secretAccessKey = s;
+  double keepAliveSeconds = 300;
+  double drainSeconds = 30;
+  CLI::App app{"lamina server: AWS Lambda-compatible function platform"};
+  app.name("lamina server");
+  app.add_option("--listen", opt.listen, "HOST:PORT of the edge API (port 0 = any free port)")->capture_default_str();
+  app.add_option("--data-dir", opt.dataDir, "where functions, code and logs are kept")->capture_default_str();
+  app.add_option("--access-key", opt.accessKeyId, "access key id clients sign with (env LAMINA_ACCESS_KEY_ID)");
+  app.add_option("--secret-key", opt.secretAccessKey, "secret access key (env LAMINA_SECRET_ACCESS_KEY)");
+  app.add_option("--keep-alive", keepAliveSeconds, "seconds an idle execution environment is kept warm")
+      ->capture_default_str()->check(CLI::Range(0.01, 86400.0));
+  app.add_option("--account-concurrency", opt.accountConcurrency, "concurrent executions allowed in the account")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--drain-timeout", drainSeconds, "seconds to wait for in-flight invocations on SIGTERM")
+      ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  opt.keepAlive = std::chrono::milliseconds(int64_t(keepAliveSeconds * 1000));
+  opt.drainLimit = std::chrono::milliseconds(int64_t(drainSeconds * 1000));
+  return runDaemon(opt);
+}
+
+}  // namespace lamina::server
