@@ -49,7 +49,8 @@ asio::awaitable<Result<FunctionRecord>> FunctionRegistry::create(FunctionRecord 
     co_return fail(Code::kResourceConflict, "Function already exist: " + record.name);
   if (auto ok = deps_.checkRuntime(record.runtime); !ok) co_return std::unexpected(ok.error());
   auto& code = deps_.code;
-  auto stored = co_await core::offload(deps_.blocking, [&code, z = std::move(zip)]() { return code.put(z); });
+  auto putJob = [&code, z = std::move(zip)]() { return code.put(z); };
+  auto stored = co_await core::offload(deps_.blocking, std::move(putJob));
   if (!stored) co_return std::unexpected(stored.error());
   record.codeSha256Hex = stored->sha256Hex;
   record.codeSha256Base64 = stored->sha256Base64;
@@ -63,9 +64,8 @@ asio::awaitable<Result<FunctionRecord>> FunctionRegistry::create(FunctionRecord 
   auto& repo = deps_.repo;
   std::string doc = record.toStorage();
   int64_t now = record.lastModifiedMs;
-  auto written = co_await core::offload(deps_.blocking, [&repo, name = record.name, doc, now]() {
-    return repo.insert(name, doc, now);
-  });
+  auto insertJob = [&repo, name = record.name, doc, now]() { return repo.insert(name, doc, now); };
+  auto written = co_await core::offload(deps_.blocking, std::move(insertJob));
   if (!written) {
     functions_.erase(record.name);
     co_return std::unexpected(written.error());
@@ -95,9 +95,8 @@ asio::awaitable<Result<FunctionRecord>> FunctionRegistry::commitUpdate(FunctionE
   auto& repo = deps_.repo;
   std::string doc = next.toStorage();
   int64_t now = next.lastModifiedMs;
-  auto written = co_await core::offload(deps_.blocking, [&repo, name = next.name, doc, now]() {
-    return repo.update(name, doc, now);
-  });
+  auto updateJob = [&repo, name = next.name, doc, now]() { return repo.update(name, doc, now); };
+  auto written = co_await core::offload(deps_.blocking, std::move(updateJob));
   entry.updating = false;
   if (!written) co_return std::unexpected(written.error());
   entry.record = next;
@@ -113,7 +112,8 @@ asio::awaitable<Result<FunctionRecord>> FunctionRegistry::updateCode(const std::
   FunctionEntry* e = *entry;
   e->updating = true;
   auto& code = deps_.code;
-  auto stored = co_await core::offload(deps_.blocking, [&code, z = std::move(zip)]() { return code.put(z); });
+  auto putJob = [&code, z = std::move(zip)]() { return code.put(z); };
+  auto stored = co_await core::offload(deps_.blocking, std::move(putJob));
   e->updating = false;
   if (!stored) co_return std::unexpected(stored.error());
   FunctionRecord next = e->record;
@@ -143,7 +143,8 @@ asio::awaitable<Result<void>> FunctionRegistry::remove(const std::string& name) 
   if (!entry) co_return std::unexpected(entry.error());
   (*entry)->updating = true;
   auto& repo = deps_.repo;
-  auto removed = co_await core::offload(deps_.blocking, [&repo, name]() { return repo.remove(name); });
+  auto removeJob = [&repo, name]() { return repo.remove(name); };
+  auto removed = co_await core::offload(deps_.blocking, std::move(removeJob));
   if (!removed && removed.error().code() != Code::kNotFound) {
     functions_.at(name).updating = false;
     co_return std::unexpected(removed.error());
@@ -158,6 +159,7 @@ asio::awaitable<Result<void>> FunctionRegistry::remove(const std::string& name) 
 namespace lamina::api {
 asio::awaitable<Result<std::string>> FunctionRegistry::readCode(std::string sha256Hex) {
   auto& code = deps_.code;
-  co_return co_await core::offload(deps_.blocking, [&code, h = std::move(sha256Hex)]() { return code.readBlob(h); });
+  auto readJob = [&code, h = std::move(sha256Hex)]() { return code.readBlob(h); };
+  co_return co_await core::offload(deps_.blocking, std::move(readJob));
 }
 }  // namespace lamina::api

@@ -15,17 +15,21 @@
 
 namespace lamina::core {
 
+//
+// Pass a named callable (`auto job = [..]{..}; co_await offload(pool, std::move(job));`), never a
+// lambda expression written inside the co_await: GCC 12 destroys such temporaries twice.
+// Deliberately not a coroutine itself, for the same reason.
 template <class F, class R = std::invoke_result_t<F&>>
-boost::asio::awaitable<R> offload(boost::asio::thread_pool& pool, F fn) {
-  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
-      [&pool](auto handler, F f) {
+boost::asio::awaitable<R> offload(boost::asio::thread_pool& pool, F&& fn) {
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
+      [&pool](auto handler, std::decay_t<F> f) {
         boost::asio::post(pool, [h = std::move(handler), f = std::move(f)]() mutable {
           R result = f();
           auto ex = boost::asio::get_associated_executor(h);
           boost::asio::dispatch(ex, [h = std::move(h), r = std::move(result)]() mutable { std::move(h)(std::move(r)); });
         });
       },
-      boost::asio::use_awaitable, std::move(fn));
+      boost::asio::use_awaitable, std::forward<F>(fn));
 }
 
 }  // namespace lamina::core

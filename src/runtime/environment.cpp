@@ -230,7 +230,8 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   platformLog("INIT_START Runtime Version: " + img.runtime);
   impl.spawnedAt = Clock::now();
   sandbox::Sandbox& sb = deps_.sandbox;
-  auto proc = co_await core::offload(deps_.blocking, [&sb, spec = std::move(spec)]() { return sb.spawn(spec); });
+  auto spawnJob = [&sb, spec = std::move(spec)]() { return sb.spawn(spec); };
+  auto proc = co_await core::offload(deps_.blocking, std::move(spawnJob));
   if (!proc) co_return failWith("Runtime.Unknown", "could not start the runtime: " + proc.error().message());
   impl.process = std::move(*proc);
   impl.exitWatch.assign(::dup(impl.process->exitFd()));
