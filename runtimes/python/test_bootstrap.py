@@ -163,6 +163,22 @@ class FakeRuntimeApi(object):
                 if ev.get("close"):
                     headers.append(("Connection", "close"))
                     self.close_connection = True
+                if ev.get("interim"):
+                    self.wfile.write(b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n")
+                if ev.get("chunked"):
+                    self.send_response(200)
+                    for k, v in headers:
+                        self.send_header(k, v)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    body = ev["body"]
+                    half = len(body) // 2
+                    for part in (body[:half], body[half:]):
+                        if part:
+                            self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\nX-Trailer: t\r\n\r\n")
+                    self.wfile.flush()
+                    return
                 self._reply(200, ev["body"], headers)
 
             def do_POST(self):
@@ -445,6 +461,18 @@ def test_response_serialisation(api, start):
     assert invoke(api, "nan").body == b"NaN"
 
 
+def test_large_response_and_chunked_next_answer(api, start):
+    start({"app.py": "def handler(e, c):\n    return {'echo': e, 'pad': 'x' * 300000}\n"})
+    p = invoke(api, {"k": "v" * 1000}, chunked=True, interim=True)
+    doc = p.json()
+    assert doc["echo"] == {"k": "v" * 1000}
+    assert len(doc["pad"]) == 300000
+    assert int(p.headers["content-length"]) == len(p.body)
+    p = invoke(api, {"again": 1})
+    assert p.json()["echo"] == {"again": 1}
+    assert len(api.connections) == 1
+
+
 def test_python312_runtime_writes_unicode_unescaped(api, start):
     start({"app.py": "def handler(e, c):\n    return {'k': 'caf\\u00e9 \\u2603'}\n"}, env={"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"})
     p = invoke(api, {})
@@ -509,14 +537,16 @@ def test_client_context_cognito_and_tenant(api, start):
             "app_version_code": "42",
             "app_package_name": "com.example",
         },
-        "custom": {"k": "v"},
+        "custom": {"k": "v", "name": "caf\u00e9"},
         "env": {"platform": "Android"},
     }
     cog = {"cognitoIdentityId": "us-east-1:abc", "cognitoIdentityPoolId": "us-east-1:pool"}
-    got = invoke(api, {}, client_context=json.dumps(cc), cognito=json.dumps(cog), tenant="tenant-7").json()
+    # Header bytes are UTF-8 (http.server writes header text as latin-1, hence the round trip).
+    cc_header = json.dumps(cc, ensure_ascii=False).encode("utf-8").decode("latin-1")
+    got = invoke(api, {}, client_context=cc_header, cognito=json.dumps(cog), tenant="tenant-7").json()
     assert got["client_context"] == {
         "type": "ClientContext",
-        "custom": {"k": "v"},
+        "custom": {"k": "v", "name": "caf\u00e9"},
         "env": {"platform": "Android"},
         "client": dict(cc["client"], type="Client"),
     }

@@ -27,8 +27,13 @@ struct Server::State {
   ServerOptions options;
   Handler handler;
   bool stopped = false;
+  bool draining = false;
+  struct Connection {
+    beast::tcp_stream* stream;
+    bool busy;  // a request is being handled; its response will still be written
+  };
   // Open connections, so stop() can close them. Entries are erased by their own session.
-  std::list<beast::tcp_stream*> connections;
+  std::list<Connection> connections;
 };
 
 namespace {
@@ -50,7 +55,7 @@ Request toRequest(bhttp::request<bhttp::string_body>& msg) {
 
 asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
-  auto self = st->connections.insert(st->connections.end(), &stream);
+  auto self = st->connections.insert(st->connections.end(), Server::State::Connection{&stream, false});
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
@@ -61,14 +66,15 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
     else
       stream.expires_never();
     auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
-    if (hec || st->stopped) break;
+    bool tooLarge = hec == bhttp::error::body_limit;  // Content-Length alone says it is too big
+    if ((hec && !tooLarge) || st->stopped || st->draining) break;
+    self->busy = true;
     if (parser.get()[bhttp::field::expect] == "100-continue") {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(kContinue), kTuple);
       if (wec) break;
     }
-    bool tooLarge = false;
-    if (!parser.is_done()) {
+    if (!tooLarge && !parser.is_done()) {
       stream.expires_after(std::chrono::seconds(60));
       auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (ec == bhttp::error::body_limit) {
@@ -89,11 +95,12 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
     for (auto& [k, v] : res.headers) out.insert(k, v);
     out.body() = std::move(res.body);
-    out.keep_alive(keepAlive && !res.closeConnection);
+    out.keep_alive(keepAlive && !res.closeConnection && !st->draining);
     out.prepare_payload();
     stream.expires_after(std::chrono::seconds(60));
     auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
-    if (wec || !out.keep_alive()) break;
+    self->busy = false;
+    if (wec || !out.keep_alive() || st->draining) break;
   }
   st->connections.erase(self);
   beast::error_code ignored;
@@ -156,7 +163,22 @@ void Server::stop() {
   state_->handler = nullptr;
   beast::error_code ec;
   state_->acceptor.close(ec);
-  for (beast::tcp_stream* s : state_->connections) s->socket().close(ec);
+  for (auto& c : state_->connections) c.stream->socket().close(ec);
+}
+
+size_t Server::busyConnections() const {
+  size_t n = 0;
+  for (auto& c : state_->connections) n += c.busy ? 1 : 0;
+  return n;
+}
+
+void Server::drain() {
+  if (!state_ || state_->stopped || state_->draining) return;
+  state_->draining = true;
+  beast::error_code ec;
+  state_->acceptor.close(ec);
+  for (auto& c : state_->connections)
+    if (!c.busy) c.stream->socket().close(ec);
 }
 
 }  // namespace lamina::http

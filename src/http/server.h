@@ -49,6 +49,11 @@ class Server {
   void start();
   // Closes the listener and every open connection; the handler is never called again.
   void stop();
+  // Graceful: closes the listener and idle connections; requests being handled still get their
+  // responses, then their connections close.
+  void drain();
+  // Connections whose response has not been written yet.
+  size_t busyConnections() const;
 
   struct State;
 

@@ -4,7 +4,10 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -130,11 +133,17 @@ int runDaemon(const DaemonOptions& opt) {
     if (sigEc) return;
     std::fprintf(stderr, "lamina: %s received, finishing %d in-flight invocation(s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
                  invoker.inFlight());
-    edge->stop();
+    edge->drain();
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
           co_await invoker.drain(opt.drainLimit);
+          asio::steady_timer wait(io);
+          for (int i = 0; i < 250 && edge->busyConnections() > 0; ++i) {  // let responses reach clients
+            wait.expires_after(std::chrono::milliseconds(20));
+            co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+          }
+          edge->stop();
           scheduler.shutdownAll();
           logStore.flush();
           io.stop();

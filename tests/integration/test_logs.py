@@ -48,8 +48,10 @@ def test_aws_logs_tail(lamina_server, lam):
 
 def test_aws_logs_tail_follow_sees_new_invocations(lamina_server, lam):
     create_bash_function(lam, "followed")
+    lam.invoke(FunctionName="followed")  # as on AWS, the log group appears with the first run
     proc = subprocess.Popen(["/usr/bin/aws", "--endpoint-url", lamina_server.endpoint, "logs", "tail",
-                             "/aws/lambda/followed", "--follow", "--since", "1m"], env=lamina_server.env,
+                             "/aws/lambda/followed", "--follow", "--since", "1m"],
+                            env={**lamina_server.env, "PYTHONUNBUFFERED": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1)
