@@ -1,5 +1,6 @@
 """Function logs through the CloudWatch Logs API (boto3 and `aws logs tail`), and their durability."""
 import subprocess
+import threading
 import time
 
 from conftest import LaminaServer, create_bash_function
@@ -53,20 +54,13 @@ def test_aws_logs_tail_follow_sees_new_invocations(lamina_server, lam):
                              "/aws/lambda/followed", "--follow", "--since", "1m"],
                             env={**lamina_server.env, "PYTHONUNBUFFERED": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: [lines.append(l) for l in proc.stdout], daemon=True)
+    reader.start()
     try:
         time.sleep(1)
         request_id = lam.invoke(FunctionName="followed")["ResponseMetadata"]["RequestId"]
-        deadline = time.time() + 20
-        seen = ""
-        import os
-        import select
-        os.set_blocking(proc.stdout.fileno(), False)
-        while time.time() < deadline and f"REPORT RequestId: {request_id}" not in seen:
-            select.select([proc.stdout], [], [], 1)
-            chunk = proc.stdout.read()
-            if chunk:
-                seen += chunk
-        assert f"REPORT RequestId: {request_id}" in seen
+        assert wait_for(lambda: any(f"REPORT RequestId: {request_id}" in l for l in lines), timeout=20)
     finally:
         proc.kill()
         proc.wait()
