@@ -95,8 +95,8 @@ class _Encoder(json.JSONEncoder):
                 self._raw = []
             self._raw.append(str(o))
             return "%s%d" % (self._token, len(self._raw) - 1)
-        if isinstance(o, (bytes, bytearray)):
-            return bytes(o).decode("utf-8")
+        if isinstance(o, bytes):
+            return o.decode("utf-8")
         asdict = getattr(o, "_asdict", None)
         if asdict is not None and callable(asdict):
             return asdict()
@@ -408,7 +408,11 @@ def log_error(error_result):
             else:
                 for line in element.splitlines():
                     lines.append(_replace_indent(line))
-    sys.stdout.write(_ERROR_LINE_SEP.join(lines) + "\n")
+    text = _ERROR_LINE_SEP.join(lines)
+    if "\n" in text:
+        # A multi-line message: keep the error one line (on AWS it is one log event).
+        text = text.replace("\n", _ERROR_LINE_SEP)
+    sys.stdout.write(text + "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,8 +445,12 @@ def _xray_fault(ex_type, ex_msg, frames):
         stack.append({"label": name, "path": filename, "line": lineno})
         if filename not in paths:
             paths.append(filename)
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = ""
     return {
-        "working_directory": os.getcwd(),
+        "working_directory": cwd,
         "exceptions": [{"message": ex_msg, "type": ex_type, "stack": stack}],
         "paths": paths,
     }
@@ -886,8 +894,11 @@ def main():
             except Exception:
                 pass
 
+    try:
+        client = RuntimeClient(address)
+    except RuntimeApiError as e:
+        _fatal(str(e))
     _setup_sys_path(task_root)
-    client = RuntimeClient(address)
 
     error_result = None
     try:
