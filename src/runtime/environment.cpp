@@ -43,6 +43,8 @@ struct Environment::Impl {
   bool delivered = false;
   std::string partialLine;
   Clock::time_point spawnedAt;
+  Clock::time_point peakSampledAt;
+  uint64_t peakBytes = 0;
   std::array<char, 16384> buf{};
 };
 
@@ -85,8 +87,17 @@ std::shared_ptr<Environment> Environment::create(const EnvironmentDeps& deps, st
 std::string Environment::runtimeApiAddress() const { return impl_->api ? impl_->api->address() : std::string(); }
 
 uint64_t Environment::peakMemoryMb() const {
-  uint64_t bytes = impl_->process ? impl_->process->peakMemoryBytes() : 0;
-  return (bytes + (1 << 20) - 1) >> 20;
+  // Reading the peak costs a /proc (later cgroup) file read: sample at most every 100 ms, so a
+  // tight stream of invokes does not pay it each time. The peak only grows, so a sample is a
+  // lower bound that is at most 100 ms stale.
+  Impl& impl = *impl_;
+  auto now = Clock::now();
+  if (impl.process && (impl.peakSampledAt == Clock::time_point() || now - impl.peakSampledAt > std::chrono::milliseconds(100))) {
+    uint64_t bytes = impl.process->peakMemoryBytes();
+    if (bytes > 0) impl.peakBytes = std::max(impl.peakBytes, bytes);
+    impl.peakSampledAt = now;
+  }
+  return (impl.peakBytes + (1 << 20) - 1) >> 20;
 }
 
 void Environment::platformLog(std::string_view line) {
@@ -307,8 +318,10 @@ void Environment::shutdown() {
   impl.invokeDone.notify();
 }
 
-asio::awaitable<http::Response> handleRuntimeApi(std::shared_ptr<Environment> self, Environment::Impl& impl,
-                                                 Environment::State& state, http::Request& req) {
+// `self` keeps the environment alive while a request (a long-polling /next) waits in here.
+asio::awaitable<http::Response> handleRuntimeApi([[maybe_unused]] std::shared_ptr<Environment> self,
+                                                 Environment::Impl& impl, Environment::State& state,
+                                                 http::Request& req) {
   using State = Environment::State;
   using Outcome = Invocation::Outcome;
   std::string_view path = req.path();
@@ -365,7 +378,6 @@ asio::awaitable<http::Response> handleRuntimeApi(std::shared_ptr<Environment> se
     Invocation* inv = impl.current;
     if (!id || !inv || !impl.delivered || inv->requestId != *id || inv->outcome != Outcome::kPending)
       co_return apiError(400, "InvalidRequestID", "Invalid request ID");
-    drainOutput(*self, impl, false);
     if (req.bodyTooLarge) {
       inv->outcome = Outcome::kResponseTooLarge;
       inv->errorType = "Function.ResponseSizeTooLarge";
