@@ -226,6 +226,38 @@ TEST(SigV4, VerifiesBotocorePresignedUrl) {
   EXPECT_EQ(codeOf(verify(req, {"other", "test"}, kNow)), Code::kUnrecognizedClient);
 }
 
+// @smithy/signature-v4 (the signer of AWS SDK for JavaScript v3) with signingDate at kNow: it signs
+// x-amz-content-sha256 and its amz-sdk-* headers, and presigns a bodyless GET with the hash of "".
+TEST(SigV4, VerifiesJavaScriptV3Signatures) {
+  Request post;
+  post.method = "POST";
+  post.target = "/2015-03-31/functions/f1/invocations";
+  post.headers = {{"host", "127.0.0.1:9001"},
+                  {"content-type", "application/json"},
+                  {"amz-sdk-invocation-id", "11111111-2222-3333-4444-555555555555"},
+                  {"amz-sdk-request", "attempt=1; max=3"},
+                  {"x-amz-date", "20240501T101112Z"},
+                  {"x-amz-content-sha256", "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"},
+                  {"authorization",
+                   "AWS4-HMAC-SHA256 Credential=test/20240501/us-east-1/lambda/aws4_request, "
+                   "SignedHeaders=amz-sdk-invocation-id;amz-sdk-request;content-type;host;x-amz-content-sha256;"
+                   "x-amz-date, Signature=23996a90da5b9354dec6bc63b027486dc99cb251052f1977e1fa32105a602c14"}};
+  post.body = R"({"a":1})";
+  auto ok = verify(post, kCreds, kNow);
+  EXPECT_TRUE(ok) << messageOf(ok);
+
+  Request presigned;
+  presigned.method = "GET";
+  presigned.target =
+      "/2015-03-31/functions/?MaxItems=5&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+      "&X-Amz-Credential=test%2F20240501%2Fus-east-1%2Flambda%2Faws4_request&X-Amz-Date=20240501T101112Z"
+      "&X-Amz-Expires=60&X-Amz-SignedHeaders=host"
+      "&X-Amz-Signature=1e68be55a0a64a06d33bb7e76ce3610b37a219691ecbdca8de685ed4121ef40e";
+  presigned.headers = {{"host", "127.0.0.1:9001"}};
+  ok = verify(presigned, kCreds, kNow + 30);
+  EXPECT_TRUE(ok) << messageOf(ok);
+}
+
 TEST(SigV4, SignThenVerifyRoundTrips) {
   for (std::string_view service : {"lambda", "s3", "logs"}) {
     Request req;
