@@ -93,8 +93,8 @@ Result<RequestTime> requestTime(const Request& req, std::string_view authHeader)
     return incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
                       authHeader);
   if (auto t = parseBasic(text)) return *t;
-  return fail(Code::kIncompleteSignature,
-              "Date must be in ISO-8601 'basic format'. Got '" + echo(text) + "'. See http://en.wikipedia.org/wiki/ISO_8601");
+  return fail(Code::kIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '" + echo(text) +
+                                              "'. See http://en.wikipedia.org/wiki/ISO_8601");
 }
 
 // `window` is how far back the request time may lie: 5 minutes, or X-Amz-Expires when presigned.
@@ -112,9 +112,7 @@ Result<void> checkTime(const RequestTime& t, int64_t now, int64_t window) {
 
 // keyid/yyyymmdd/region/service/aws4_request. `header` is echoed in errors ("" for query auth).
 Result<void> parseCredential(std::string_view cred, Authorization& out, std::string_view header) {
-  auto bad = [&](const std::string& what) {
-    return header.empty() ? queryIncomplete(what) : incomplete(what, header);
-  };
+  auto bad = [&](const std::string& what) { return header.empty() ? queryIncomplete(what) : incomplete(what, header); };
   auto parts = core::split(cred, '/');
   if (parts.size() != 5)
     return bad("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '" +
@@ -194,8 +192,8 @@ std::string canonicalValue(std::string_view v) {
 
 std::string buildCanonical(const Request& req, const std::vector<std::string>& names, std::string_view service,
                            bool dropSignature, std::string_view payloadHash) {
-  std::string out = req.method + "\n" + canonicalUri(req.path(), service) + "\n" +
-                    canonicalQuery(req.query(), dropSignature) + "\n";
+  std::string out =
+      req.method + "\n" + canonicalUri(req.path(), service) + "\n" + canonicalQuery(req.query(), dropSignature) + "\n";
   for (const auto& name : names) {
     out.append(name).push_back(':');
     bool first = true;
@@ -240,8 +238,8 @@ Result<void> checkCaller(const Authorization& a, const Credentials& creds, const
     return fail(Code::kUnrecognizedClient, "The security token included in the request is invalid.");
   if (a.date != std::string_view(t.amz).substr(0, 8))
     return fail(Code::kInvalidSignature,
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
-                    a.date + "' != '" + t.amz.substr(0, 8) + "', from '" + t.amz + "'.");
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" + a.date +
+                    "' != '" + t.amz.substr(0, 8) + "', from '" + t.amz + "'.");
   return checkTime(t, now, window);
 }
 
@@ -254,7 +252,8 @@ Result<std::string> payloadHash(const Request& req, std::string_view service) {
   if (service == "s3" && (declared == kUnsignedPayload || declared.starts_with("STREAMING-")))
     return std::string(declared);
   if (declared != body)
-    return fail(Code::kInvalidSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    return fail(Code::kInvalidSignature,
+                "The provided 'x-amz-content-sha256' header does not match what was computed.");
   return body;
 }
 
@@ -308,8 +307,8 @@ Result<VerifiedCaller> verifyPresigned(const Request& req, const QueryParams& pa
     return queryIncomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
   auto time = parseBasic(*param(params, "X-Amz-Date"));
   if (!time)
-    return queryIncomplete("X-Amz-Date must be in ISO-8601 'basic format', got '" +
-                           echo(*param(params, "X-Amz-Date")) + "'.");
+    return queryIncomplete("X-Amz-Date must be in ISO-8601 'basic format', got '" + echo(*param(params, "X-Amz-Date")) +
+                           "'.");
   if (auto ok = checkCaller(auth, creds, *time, now, window); !ok) return std::unexpected(ok.error());
   // botocore presigns UNSIGNED-PAYLOAD; JS v3 presigns the body's hash (of "" for a GET).
   for (const std::string& payload : {std::string(kUnsignedPayload), hexSha256(req.body)}) {
@@ -401,8 +400,8 @@ void sign(Request& req, const Credentials& creds, std::string_view region, std::
   std::string signature = computeSignature(creds.secretAccessKey, auth, date, canonical);
   std::string list;
   for (const auto& n : auth.signedHeaders) list.append(list.empty() ? "" : ";").append(n);
-  req.headers.emplace_back("authorization", fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}", kAlgorithm,
-                                                        creds.accessKeyId, scopeOf(auth), list, signature));
+  req.headers.emplace_back("authorization", fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}",
+                                                        kAlgorithm, creds.accessKeyId, scopeOf(auth), list, signature));
 }
 
 }  // namespace lamina::http::sigv4

@@ -218,3 +218,65 @@ def test_graceful_shutdown_finishes_inflight(tmp_path):
     t.join()
     assert result["body"] == b'"done"'
     assert rc == 0
+
+
+def test_client_context_reaches_python(lam):
+    source = "def handler(event, context):\n    cc = context.client_context\n" \
+             "    return {'custom': cc.custom, 'arn': context.invoked_function_arn, 'rid': context.aws_request_id}\n"
+    create_python_function(lam, "ctx", source)
+    cc = base64.b64encode(json.dumps({"custom": {"k": "v"}, "client": {}, "env": {}}).encode()).decode()
+    resp = lam.invoke(FunctionName="ctx", ClientContext=cc)
+    body = json.loads(resp["Payload"].read())
+    assert body["custom"] == {"k": "v"}
+    assert body["arn"] == "arn:aws:lambda:us-east-1:000000000000:function:ctx"
+    assert body["rid"] == resp["ResponseMetadata"]["RequestId"]
+
+
+def test_python_exception_is_aws_error_json(lam):
+    source = "def handler(event, context):\n    raise ValueError('boom')\n"
+    create_python_function(lam, "raises", source)
+    resp = lam.invoke(FunctionName="raises", LogType="Tail")
+    assert resp["FunctionError"] == "Unhandled"
+    body = json.loads(resp["Payload"].read())
+    assert body["errorType"] == "ValueError" and body["errorMessage"] == "boom"
+    assert isinstance(body["stackTrace"], list) and body["stackTrace"]
+    assert "[ERROR] ValueError: boom" in tail(resp)
+
+
+def test_python_import_error_is_init_error(lam):
+    create_python_function(lam, "noimport", "import not_a_module\n")
+    resp = lam.invoke(FunctionName="noimport")
+    assert resp["FunctionError"] == "Unhandled"
+    body = json.loads(resp["Payload"].read())
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert "No module named 'not_a_module'" in body["errorMessage"]
+
+
+def test_unavailable_runtimes_are_rejected_clearly(lam):
+    import shutil
+    missing = next(v for v in ("python3.6", "python3.7") if not shutil.which(v))
+    with pytest.raises(ClientError) as e:
+        create_python_function(lam, "oldpy", "def handler(e, c):\n    return 1\n", runtime=missing)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "not supported by this lamina host" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        create_python_function(lam, "node", "x", runtime="nodejs20.x", handler="index.handler")
+    assert "not supported by lamina yet" in e.value.response["Error"]["Message"]
+
+
+def test_idle_environments_shut_down_after_keep_alive(tmp_path):
+    from conftest import LaminaServer
+    server = LaminaServer(tmp_path / "d", extra_args=["--keep-alive", "0.5"]).start()
+    try:
+        lam = server.client()
+        create_python_function(lam, "idle", "import os\ndef handler(e, c):\n    return os.getpid()\n")
+        first = json.loads(lam.invoke(FunctionName="idle")["Payload"].read())
+        assert json.loads(lam.invoke(FunctionName="idle")["Payload"].read()) == first  # warm
+        time.sleep(2)
+        import os
+        assert not os.path.exists(f"/proc/{first}") or open(f"/proc/{first}/stat").read().split(")")[1].split()[0] == "Z"
+        resp = lam.invoke(FunctionName="idle", LogType="Tail")
+        assert json.loads(resp["Payload"].read()) != first
+        assert "Init Duration" in tail(resp)
+    finally:
+        server.stop()

@@ -107,7 +107,8 @@ TEST(SigV4, ReproducesReferenceWorkedVector) {
   Request req;
   req.method = "POST";
   req.target =
-      "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Amy-fn/invocations?Qualifier=live";
+      "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Amy-fn/"
+      "invocations?Qualifier=live";
   req.headers = {{"host", "lambda.us-east-1.amazonaws.com"},
                  {"x-amz-date", "20150830T123600Z"},
                  {"x-amz-invocation-type", "RequestResponse"}};
@@ -263,9 +264,8 @@ TEST(SigV4, SignThenVerifyRoundTrips) {
     Request req;
     req.method = "POST";
     req.target = "/2015-03-31/functions/my%3Afn/invocations?b=a%20b%2Bc&name=%E2%82%AC&name=%C3%A9&name=a&flag&x=a+b";
-    req.headers = {{"host", "127.0.0.1:9001"},
-                   {"x-amz-invocation-type", "  Event   now "},
-                   {"content-type", "application/json"}};
+    req.headers = {
+        {"host", "127.0.0.1:9001"}, {"x-amz-invocation-type", "  Event   now "}, {"content-type", "application/json"}};
     req.body = R"({"emoji":"é€"})";
     sign(req, kCreds, "eu-west-1", service, kNow);
     auto ok = verify(req, kCreds, kNow + 10);
@@ -454,11 +454,9 @@ Request presign(std::string_view query, std::string_view expires) {
                std::string(expires) + "&X-Amz-SignedHeaders=host";
   std::string canonical = canonicalRequest(req, {"host"}, "lambda");
   canonical = canonical.substr(0, canonical.rfind('\n') + 1) + "UNSIGNED-PAYLOAD";
+  std::string sts = stringToSign("20240501T101112Z", "20240501/us-east-1/lambda/aws4_request", canonical);
   auto key = signingKey("test", "20240501", "us-east-1", "lambda");
-  req.target += "&X-Amz-Signature=" + core::toHex(core::hmacSha256(
-                                          core::digestBytes(key), stringToSign("20240501T101112Z",
-                                                                               "20240501/us-east-1/lambda/aws4_request",
-                                                                               canonical)));
+  req.target += "&X-Amz-Signature=" + core::toHex(core::hmacSha256(core::digestBytes(key), sts));
   return req;
 }
 

@@ -1,0 +1,82 @@
+#include "store/database.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "store/function_repo.h"
+
+namespace lamina::store {
+
+namespace {
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/lamina-store-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+}  // namespace
+
+TEST(Database, MigratesOnceAndUsesWal) {
+  TempDir dir;
+  {
+    auto db = Database::open(dir.path() / "lamina.db");
+    ASSERT_TRUE(db.has_value()) << db.error().message();
+    EXPECT_EQ((*db)->schemaVersion(), 1);
+  }
+  auto again = Database::open(dir.path() / "lamina.db");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ((*again)->schemaVersion(), 1);
+  std::string mode;
+  auto r = (*again)->read([&](Database& db) -> Result<void> {
+    auto st = db.prepare("PRAGMA journal_mode");
+    if (!st) return std::unexpected(st.error());
+    if (auto row = st->step(); !row) return std::unexpected(row.error());
+    mode = st->text(0);
+    return {};
+  });
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(mode, "wal");
+}
+
+TEST(Database, RefusesASchemaFromTheFuture) {
+  TempDir dir;
+  {
+    auto db = Database::open(dir.path() / "lamina.db");
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE((*db)->transaction([](Database& d) { return d.exec("INSERT INTO schema_migrations VALUES (99)"); }));
+  }
+  auto db = Database::open(dir.path() / "lamina.db");
+  ASSERT_FALSE(db.has_value());
+  EXPECT_NE(db.error().message().find("newer lamina"), std::string::npos);
+}
+
+TEST(FunctionRepo, InsertUpdateRemoveAndConflicts) {
+  TempDir dir;
+  auto db = Database::open(dir.path() / "lamina.db");
+  ASSERT_TRUE(db.has_value());
+  FunctionRepo repo(**db);
+  ASSERT_TRUE(repo.insert("b", "{\"v\":1}", 1));
+  ASSERT_TRUE(repo.insert("a", "{\"v\":2}", 1));
+  auto dup = repo.insert("a", "{}", 2);
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_EQ(dup.error().code(), Code::kResourceConflict);
+  ASSERT_TRUE(repo.update("a", "{\"v\":3}", 3));
+  EXPECT_EQ(repo.update("zzz", "{}", 3).error().code(), Code::kNotFound);
+  auto all = repo.loadAll().value();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].first, "a");
+  EXPECT_EQ(all[0].second, "{\"v\":3}");
+  ASSERT_TRUE(repo.remove("b"));
+  EXPECT_EQ(repo.remove("b").error().code(), Code::kNotFound);
+  EXPECT_EQ(repo.loadAll().value().size(), 1u);
+}
+
+}  // namespace lamina::store
