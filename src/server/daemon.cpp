@@ -115,6 +115,10 @@ int runDaemon(const DaemonOptions& opt) {
       r.body = R"({"status":"ok"})";
       co_return r;
     }
+    if (req.bodyTooLarge)  // the body was not read, so its signature cannot be checked either
+      co_return http::awsError(Error(Code::kRequestTooLarge, "Request must be smaller than " +
+                                                                 std::to_string(kEdgeBodyLimit) + " bytes for the operation"),
+                               requestId);
     auto caller = http::sigv4::verify(req, creds, clock.nowMs() / 1000);
     if (!caller) co_return http::awsError(caller.error(), requestId);
     if (caller->service == "lambda") co_return co_await lambda.handle(req, caller->region, requestId);

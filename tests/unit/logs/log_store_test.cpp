@@ -1,6 +1,5 @@
 #include "services/logs/log_store.h"
 
-
 #include <fstream>
 #include <set>
 #include <sstream>
