@@ -16,6 +16,8 @@ struct DaemonOptions {
   std::chrono::milliseconds keepAlive{std::chrono::minutes(5)};
   int accountConcurrency = 1000;
   std::chrono::milliseconds drainLimit{std::chrono::seconds(30)};
+  // How long the I/O loop spins for more work before sleeping (0 = never spin).
+  std::chrono::microseconds busyPoll{200};
 };
 
 // Runs the daemon; returns the process exit code. Fails fast on bad options.

@@ -26,6 +26,9 @@ int serverMain(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--drain-timeout", drainSeconds, "seconds to wait for in-flight invocations on SIGTERM")
       ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+  int busyPollUs = 200;
+  app.add_option("--busy-poll-us", busyPollUs, "microseconds the I/O loop spins for more work before sleeping")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -33,6 +36,7 @@ int serverMain(int argc, char** argv) {
   }
   opt.keepAlive = std::chrono::milliseconds(int64_t(keepAliveSeconds * 1000));
   opt.drainLimit = std::chrono::milliseconds(int64_t(drainSeconds * 1000));
+  opt.busyPoll = std::chrono::microseconds(busyPollUs);
   return runDaemon(opt);
 }
 
