@@ -7,7 +7,7 @@ PYTEST     := /usr/bin/python3 -m pytest
 CMAKE_GEN  := -G Ninja
 export CCACHE_DIR ?= $(CURDIR)/.ccache
 
-.PHONY: all deps build run test unit integration bench clean
+.PHONY: all deps build run test unit integration bench clean format format-check
 
 all: build
 
@@ -29,13 +29,22 @@ $(TEST_BUILD)/build.ninja: CMakeLists.txt
 test: deps $(TEST_BUILD)/build.ninja
 	@cmake -S . -B $(TEST_BUILD) >/dev/null
 	@start=$$(date +%s); cmake --build $(TEST_BUILD); echo "build: $$(( $$(date +%s) - start )) s"
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory format-check unit integration
 
 unit:
 	cd $(TEST_BUILD) && ctest --output-on-failure --timeout 120
 
 integration:
 	LAMINA_BINARY=$(CURDIR)/$(TEST_BUILD)/lamina $(PYTEST) -q -p no:cacheprovider tests/integration runtimes/python
+
+SOURCES = $(shell git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp' 'bench/*.h' 2>/dev/null)
+
+format:
+	clang-format -i $(SOURCES)
+
+# Formatting drift is an error, like a compiler warning: run `make format`.
+format-check:
+	@clang-format --dry-run --Werror $(SOURCES) || { echo "format-check: run 'make format'"; exit 1; }
 
 bench: build
 	@bench/run.sh $(BUILD)

@@ -3,12 +3,11 @@
 // Plain value; no thread affinity.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "core/result.h"
 

@@ -43,10 +43,8 @@ const FunctionEntry* FunctionRegistry::find(const std::string& name) const {
   return it == functions_.end() ? nullptr : &it->second;
 }
 
-
 asio::awaitable<Result<FunctionRecord>> FunctionRegistry::create(FunctionRecord record, std::string zip) {
-  if (functions_.count(record.name))
-    co_return fail(Code::kResourceConflict, "Function already exist: " + record.name);
+  if (functions_.count(record.name)) co_return fail(Code::kResourceConflict, "Function already exist: " + record.name);
   if (auto ok = deps_.checkRuntime(record.runtime); !ok) co_return std::unexpected(ok.error());
   auto& code = deps_.code;
   auto putJob = [&code, z = std::move(zip)]() { return code.put(z); };
@@ -79,8 +77,9 @@ Result<FunctionEntry*> FunctionRegistry::beginUpdate(const std::string& name, co
   if (it == functions_.end()) return fail(Code::kResourceNotFound, "Function not found: " + name);
   FunctionEntry& e = it->second;
   if (e.updating)
-    return fail(Code::kResourceConflict,
-                "The operation cannot be performed at this time. An update is in progress for resource: " + e.record.arn());
+    return fail(
+        Code::kResourceConflict,
+        "The operation cannot be performed at this time. An update is in progress for resource: " + e.record.arn());
   if (!expectedRevision.empty() && expectedRevision != e.record.revisionId)
     return fail(Code::kPreconditionFailed,
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to "

@@ -5,14 +5,13 @@
 // Threading: the I/O thread only (load() runs before the server starts).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/json/object.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/json/object.hpp>
 
 #include "api/function_record.h"
 #include "artifact/code_store.h"

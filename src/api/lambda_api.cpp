@@ -56,12 +56,15 @@ Result<std::string> decodeZip(const json::object& code) {
   for (std::string_view other : {"S3Bucket", "S3Key", "ImageUri"}) {
     if (code.contains(other) && !code.at(other).is_null())
       return fail(Code::kInvalidParameterValue,
-                  std::string(other) + " is not supported by lamina yet (no embedded S3 or image registry): pass the "
-                  "deployment package as ZipFile (the CLI's --zip-file fileb://function.zip).");
+                  std::string(other) +
+                      " is not supported by lamina yet (no embedded S3 or image registry): pass the "
+                      "deployment package as ZipFile (the CLI's --zip-file fileb://function.zip).");
   }
   if (!*zip) return fail(Code::kInvalidParameterValue, "Please provide a source for function code.");
   auto bytes = core::base64Decode(**zip);
-  if (!bytes) return fail(Code::kInvalidParameterValue, "Could not unzip uploaded file. Please check your file, then try to upload again.");
+  if (!bytes)
+    return fail(Code::kInvalidParameterValue,
+                "Could not unzip uploaded file. Please check your file, then try to upload again.");
   return std::move(*bytes);
 }
 
@@ -79,11 +82,16 @@ Result<const FunctionEntry*> LambdaApi::lookup(const std::string& fnParam, const
   auto ref = parseFunctionRef(fnParam, maxLength);
   if (!ref) return std::unexpected(ref.error());
   if (!ref->qualifier.empty() && !qualifier.empty() && ref->qualifier != qualifier)
-    return fail(Code::kInvalidParameterValue, "The derived qualifier from the function name does not match the specified qualifier.");
+    return fail(Code::kInvalidParameterValue,
+                "The derived qualifier from the function name does not match the specified qualifier.");
   if (qualifier.empty()) qualifier = ref->qualifier;
   const FunctionEntry* e = registry_.find(ref->name);
   std::string arn = functionArn(e ? e->record.region : region, ref->name);
-  if (!e) return fail(Code::kResourceNotFound, "Function not found: " + arn + (invokeStyle || !qualifier.empty() ? ":" + (qualifier.empty() ? std::string("$LATEST") : qualifier) : ""));
+  if (!e)
+    return fail(
+        Code::kResourceNotFound,
+        "Function not found: " + arn +
+            (invokeStyle || !qualifier.empty() ? ":" + (qualifier.empty() ? std::string("$LATEST") : qualifier) : ""));
   if (!qualifier.empty() && qualifier != "$LATEST")
     return fail(Code::kResourceNotFound, "Function not found: " + arn + ":" + qualifier);
   return e;
@@ -129,7 +137,8 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
       auto e = lookup(name, region, "", false);
       if (!e) co_return std::unexpected(e.error());
       if (qualifier == "$LATEST")
-        co_return fail(Code::kInvalidParameterValue, "$LATEST version cannot be deleted without deleting the function.");
+        co_return fail(Code::kInvalidParameterValue,
+                       "$LATEST version cannot be deleted without deleting the function.");
       if (!qualifier.empty())
         co_return fail(Code::kResourceNotFound, "Function not found: " + (*e)->record.arn() + ":" + qualifier);
       auto removed = co_await registry_.remove((*e)->record.name);
@@ -146,7 +155,9 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
         auto publish = core::getBool(*body, "Publish");
         if (!publish) co_return std::unexpected(publish.error());
         if (publish->value_or(false))
-          co_return fail(Code::kInvalidParameterValue, "Publish is not supported by lamina yet (versions arrive with the scheduling work); update without --publish.");
+          co_return fail(Code::kInvalidParameterValue,
+                         "Publish is not supported by lamina yet (versions arrive with the scheduling work); update "
+                         "without --publish.");
         auto dryRun = core::getBool(*body, "DryRun");
         if (!dryRun) co_return std::unexpected(dryRun.error());
         auto zip = decodeZip(*body);
@@ -175,17 +186,24 @@ asio::awaitable<Result<http::Response>> LambdaApi::createFunction(http::Request&
   auto nameField = core::getString(*body, "FunctionName");
   if (!nameField) co_return std::unexpected(nameField.error());
   if (!*nameField)
-    co_return fail(Code::kValidation, "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null");
+    co_return fail(Code::kValidation,
+                   "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member "
+                   "must not be null");
   auto ref = parseFunctionRef(**nameField);
   if (!ref) co_return std::unexpected(ref.error());
   if (!ref->qualifier.empty())
-    co_return fail(Code::kInvalidParameterValue, "Unsupported FunctionName: a qualifier cannot be used when creating a function.");
-  if (auto p = body->find("PackageType"); p != body->end() && p->value().is_string() && p->value().as_string() == "Image")
-    co_return fail(Code::kInvalidParameterValue, "PackageType Image is not supported by lamina: deploy a .zip package.");
+    co_return fail(Code::kInvalidParameterValue,
+                   "Unsupported FunctionName: a qualifier cannot be used when creating a function.");
+  if (auto p = body->find("PackageType");
+      p != body->end() && p->value().is_string() && p->value().as_string() == "Image")
+    co_return fail(Code::kInvalidParameterValue,
+                   "PackageType Image is not supported by lamina: deploy a .zip package.");
   auto publish = core::getBool(*body, "Publish");
   if (!publish) co_return std::unexpected(publish.error());
   if (publish->value_or(false))
-    co_return fail(Code::kInvalidParameterValue, "Publish is not supported by lamina yet (versions arrive with the scheduling work); create without --publish.");
+    co_return fail(
+        Code::kInvalidParameterValue,
+        "Publish is not supported by lamina yet (versions arrive with the scheduling work); create without --publish.");
 
   FunctionRecord record;
   record.name = ref->name;
@@ -193,7 +211,10 @@ asio::awaitable<Result<http::Response>> LambdaApi::createFunction(http::Request&
   if (auto ok = applyConfiguration(*body, record, true); !ok) co_return std::unexpected(ok.error());
   auto code = core::getObject(*body, "Code");
   if (!code) co_return std::unexpected(code.error());
-  if (!*code) co_return fail(Code::kValidation, "1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null");
+  if (!*code)
+    co_return fail(
+        Code::kValidation,
+        "1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null");
   auto zip = decodeZip(**code);
   if (!zip) co_return std::unexpected(zip.error());
   if (auto tags = core::getObject(*body, "Tags"); !tags) {
@@ -318,7 +339,8 @@ Result<http::Response> LambdaApi::accountSettings() {
 asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, const std::string& fn,
                                                           const std::string& region, const std::string& requestId) {
   if (req.bodyTooLarge || req.body.size() > invoke::kMaxSyncPayloadBytes)
-    co_return fail(Code::kRequestTooLarge, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
+    co_return fail(Code::kRequestTooLarge,
+                   "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
   std::string qualifier = queryParam(req, "Qualifier");
   auto e = lookup(fn, region, qualifier, true, 170);
   if (!e) co_return std::unexpected(e.error());
@@ -335,7 +357,9 @@ asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, co
                                           "value set: [None, Tail]");
   if (!req.body.empty()) {
     if (auto parsed = core::parseJson(req.body); !parsed)
-      co_return fail(Code::kInvalidRequestContent, "Could not parse request body into json: Could not parse payload into json: " + parsed.error().message().substr(parsed.error().message().rfind(": ") + 2));
+      co_return fail(Code::kInvalidRequestContent,
+                     "Could not parse request body into json: Could not parse payload into json: " +
+                         parsed.error().message().substr(parsed.error().message().rfind(": ") + 2));
   }
   std::string clientContext;
   if (auto cc = req.header("x-amz-client-context"); !cc.empty()) {

@@ -6,9 +6,8 @@
 // Threading: the I/O thread only. Registry and invoker must outlive it.
 #pragma once
 
-#include <string>
-
 #include <boost/asio/awaitable.hpp>
+#include <string>
 
 #include "api/function_registry.h"
 #include "http/message.h"

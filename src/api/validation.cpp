@@ -1,9 +1,9 @@
 #include "api/validation.h"
 
+#include <fmt/format.h>
+
 #include <regex>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/json.h"
 #include "core/strings.h"
@@ -51,12 +51,24 @@ struct Violations {
 }  // namespace
 
 bool isReservedVariable(std::string_view n) {
-  static constexpr std::string_view kReserved[] = {
-      "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-      "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-      "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-      "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-      "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"};
+  static constexpr std::string_view kReserved[] = {"_HANDLER",
+                                                   "_X_AMZN_TRACE_ID",
+                                                   "AWS_DEFAULT_REGION",
+                                                   "AWS_REGION",
+                                                   "AWS_EXECUTION_ENV",
+                                                   "AWS_LAMBDA_FUNCTION_NAME",
+                                                   "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                                   "AWS_LAMBDA_FUNCTION_VERSION",
+                                                   "AWS_LAMBDA_INITIALIZATION_TYPE",
+                                                   "AWS_LAMBDA_LOG_GROUP_NAME",
+                                                   "AWS_LAMBDA_LOG_STREAM_NAME",
+                                                   "AWS_ACCESS_KEY",
+                                                   "AWS_ACCESS_KEY_ID",
+                                                   "AWS_SECRET_ACCESS_KEY",
+                                                   "AWS_SESSION_TOKEN",
+                                                   "AWS_LAMBDA_RUNTIME_API",
+                                                   "LAMBDA_TASK_ROOT",
+                                                   "LAMBDA_RUNTIME_DIR"};
   for (auto r : kReserved)
     if (n == r) return true;
   return false;
@@ -112,15 +124,17 @@ Result<void> applyConfiguration(const json::object& body, FunctionRecord& r, boo
   auto timeout = core::getInt(body, "Timeout");
   auto memory = core::getInt(body, "MemorySize");
   auto kms = core::getString(body, "KMSKeyArn");
-  for (const Error* e : {role ? nullptr : &role.error(), runtime ? nullptr : &runtime.error(),
-                         handler ? nullptr : &handler.error(), description ? nullptr : &description.error(),
-                         timeout ? nullptr : &timeout.error(), memory ? nullptr : &memory.error(),
-                         kms ? nullptr : &kms.error()})
+  for (const Error* e :
+       {role ? nullptr : &role.error(), runtime ? nullptr : &runtime.error(), handler ? nullptr : &handler.error(),
+        description ? nullptr : &description.error(), timeout ? nullptr : &timeout.error(),
+        memory ? nullptr : &memory.error(), kms ? nullptr : &kms.error()})
     if (e) return std::unexpected(*e);
 
   if (*role) {
     if (!std::regex_match(**role, roleRe()))
-      v.add(**role, "role", "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
+      v.add(**role, "role",
+            "Member must satisfy regular expression pattern: "
+            "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
     r.role = **role;
   }
   if (*handler) {
@@ -137,11 +151,13 @@ Result<void> applyConfiguration(const json::object& body, FunctionRecord& r, boo
   }
   if (*timeout) {
     if (**timeout < 1) v.add(std::to_string(**timeout), "timeout", "Member must have value greater than or equal to 1");
-    if (**timeout > 900) v.add(std::to_string(**timeout), "timeout", "Member must have value less than or equal to 900");
+    if (**timeout > 900)
+      v.add(std::to_string(**timeout), "timeout", "Member must have value less than or equal to 900");
     r.timeout = int(std::clamp<int64_t>(**timeout, 1, 900));
   }
   if (*memory) {
-    if (**memory < 128) v.add(std::to_string(**memory), "memorySize", "Member must have value greater than or equal to 128");
+    if (**memory < 128)
+      v.add(std::to_string(**memory), "memorySize", "Member must have value greater than or equal to 128");
     if (**memory > 10240)
       v.add(std::to_string(**memory), "memorySize", "Member must have value less than or equal to 10240");
     r.memorySize = int(std::clamp<int64_t>(**memory, 128, 10240));
@@ -155,8 +171,10 @@ Result<void> applyConfiguration(const json::object& body, FunctionRecord& r, boo
     auto size = core::getInt(**eph, "Size");
     if (!size) return std::unexpected(size.error());
     if (!*size) return fail(Code::kInvalidParameterValue, "EphemeralStorage.Size is required");
-    if (**size < 512) v.add(std::to_string(**size), "ephemeralStorage.size", "Member must have value greater than or equal to 512");
-    if (**size > 10240) v.add(std::to_string(**size), "ephemeralStorage.size", "Member must have value less than or equal to 10240");
+    if (**size < 512)
+      v.add(std::to_string(**size), "ephemeralStorage.size", "Member must have value greater than or equal to 512");
+    if (**size > 10240)
+      v.add(std::to_string(**size), "ephemeralStorage.size", "Member must have value less than or equal to 10240");
     r.ephemeralStorage = int(std::clamp<int64_t>(**size, 512, 10240));
   }
 
@@ -183,10 +201,13 @@ Result<void> applyConfiguration(const json::object& body, FunctionRecord& r, boo
   if (auto it = body.find("Architectures"); it != body.end() && !it->value().is_null()) {
     const json::value& a = it->value();
     if (!a.is_array() || a.as_array().size() != 1 || !a.as_array()[0].is_string())
-      return fail(Code::kValidation, "1 validation error detected: Value at 'architectures' failed to satisfy constraint: Member must have length less than or equal to 1");
+      return fail(Code::kValidation,
+                  "1 validation error detected: Value at 'architectures' failed to satisfy constraint: Member must "
+                  "have length less than or equal to 1");
     std::string arch(a.as_array()[0].as_string());
     if (arch != "x86_64" && arch != "arm64")
-      v.add("[" + arch + "]", "architectures", "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]");
+      v.add("[" + arch + "]", "architectures",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]");
     r.architecture = arch;
   }
 
@@ -201,9 +222,12 @@ Result<void> applyConfiguration(const json::object& body, FunctionRecord& r, boo
       for (const auto& kv : **vars) {
         std::string key(kv.key());
         if (!kv.value().is_string())
-          return fail(Code::kInvalidRequestContent, "Could not parse request body into json: Environment.Variables." + key + " must be a string");
+          return fail(Code::kInvalidRequestContent,
+                      "Could not parse request body into json: Environment.Variables." + key + " must be a string");
         if (!std::regex_match(key, envNameRe()))
-          v.add(key, "environment.variables", "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]");
+          v.add(key, "environment.variables",
+                "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "
+                "[a-zA-Z]([a-zA-Z0-9_])+]");
         if (isReservedVariable(key)) reserved.push_back(key);
         next[key] = std::string(kv.value().as_string());
       }
@@ -213,18 +237,21 @@ Result<void> applyConfiguration(const json::object& body, FunctionRecord& r, boo
         return fail(Code::kInvalidParameterValue,
                     "Lambda was unable to configure your environment variables because the environment variables you "
                     "have provided contains reserved keys that are currently not supported for modification. Reserved "
-                    "keys used in this request: " + list);
+                    "keys used in this request: " +
+                        list);
       }
       std::string measured = core::serialize(**vars);
       if (measured.size() > 4096)
         return fail(Code::kInvalidParameterValue,
                     "Lambda was unable to configure your environment variables because the environment variables you "
-                    "have provided exceeded the 4KB limit. String measured: " + measured);
+                    "have provided exceeded the 4KB limit. String measured: " +
+                        measured);
     }
     r.variables = std::move(next);
   }
 
-  for (std::string_view unsupported : {"Layers", "VpcConfig", "FileSystemConfigs", "ImageConfig", "CodeSigningConfigArn"}) {
+  for (std::string_view unsupported :
+       {"Layers", "VpcConfig", "FileSystemConfigs", "ImageConfig", "CodeSigningConfigArn"}) {
     auto it = body.find(unsupported);
     if (it == body.end() || it->value().is_null()) continue;
     bool empty = (it->value().is_array() && it->value().as_array().empty()) ||
@@ -238,13 +265,17 @@ Result<void> applyConfiguration(const json::object& body, FunctionRecord& r, boo
       empty = emptyList("SubnetIds") && emptyList("SecurityGroupIds");
     }
     if (!empty)
-      return fail(Code::kInvalidParameterValue,
-                  std::string(unsupported) + " is not supported by this version of lamina yet; remove it from the request.");
+      return fail(
+          Code::kInvalidParameterValue,
+          std::string(unsupported) + " is not supported by this version of lamina yet; remove it from the request.");
   }
 
   if (auto res = v.result(); !res) return res;
   if (creating) {
-    if (!*role) return fail(Code::kValidation, "1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null");
+    if (!*role)
+      return fail(
+          Code::kValidation,
+          "1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null");
     if (r.runtime.empty() || r.handler.empty())
       return fail(Code::kInvalidParameterValue,
                   "Runtime and Handler are mandatory parameters for functions created with deployment packages.");

@@ -4,10 +4,9 @@
 // semantic ones). Pure functions.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <string>
 #include <string_view>
-
-#include <boost/json/object.hpp>
 
 #include "api/function_record.h"
 #include "core/result.h"

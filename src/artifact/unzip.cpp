@@ -64,11 +64,15 @@ std::unexpected<Error> unsafe(std::string_view name, std::string_view why) {
 // client's fault; the rest (ENOSPC, EIO, ...) are ours.
 std::unexpected<Error> fsError(std::string_view name, int err) {
   switch (err) {
-    case EEXIST: return unsafe(name, "appears twice or conflicts with another entry");
+    case EEXIST:
+      return unsafe(name, "appears twice or conflicts with another entry");
     case ENOTDIR:
-    case EISDIR: return unsafe(name, "conflicts with another entry");
-    case ENAMETOOLONG: return unsafe(name, "has a name that is too long");
-    default: return failErrno("extracting '" + quote(name) + "'", err);
+    case EISDIR:
+      return unsafe(name, "conflicts with another entry");
+    case ENAMETOOLONG:
+      return unsafe(name, "has a name that is too long");
+    default:
+      return failErrno("extracting '" + quote(name) + "'", err);
   }
 }
 
@@ -135,8 +139,7 @@ Result<Entry> describe(zip_t* za, zip_uint64_t index) {
 // the link's depth. `..` after a name is refused because that name could itself be a symlink.
 Result<void> checkTarget(const Entry& e, std::string_view target) {
   if (target.empty()) return unsafe(e.name, "is a symbolic link with an empty target");
-  if (target.find('\0') != std::string_view::npos)
-    return unsafe(e.name, "is a symbolic link with a NUL in its target");
+  if (target.find('\0') != std::string_view::npos) return unsafe(e.name, "is a symbolic link with a NUL in its target");
   if (target.find('\\') != std::string_view::npos)
     return unsafe(e.name, "is a symbolic link with a backslash in its target");
   if (target.front() == '/') return unsafe(e.name, "is a symbolic link to an absolute path");
@@ -182,7 +185,7 @@ class Extractor {
       if (e->kind == Kind::kDir && e->parts.empty()) continue;  // "./": the root itself
       auto parent = openParent(*e);
       if (!parent) return std::unexpected(parent.error());
-      Result<void> done = e->kind == Kind::kDir ? makeDir(*e, *parent)
+      Result<void> done = e->kind == Kind::kDir    ? makeDir(*e, *parent)
                           : e->kind == Kind::kFile ? writeFile(i, *e, *parent)
                                                    : makeSymlink(i, *e, *parent);
       if (!done) return std::unexpected(done.error());

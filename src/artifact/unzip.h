@@ -50,8 +50,7 @@ inline constexpr std::string_view kCouldNotUnzip =
 // itself, is removed before returning.
 //
 // Returns the total unzipped byte count.
-Result<uint64_t> extractZip(std::string_view zipBytes, const std::filesystem::path& dest,
-                            const ZipLimits& limits);
+Result<uint64_t> extractZip(std::string_view zipBytes, const std::filesystem::path& dest, const ZipLimits& limits);
 
 // Removes `path` and everything below it, including trees whose directories lack write or search
 // permission (it restores owner rwx on directories first). Never follows symlinks. A missing

@@ -30,9 +30,9 @@ Result<http::Response> ApiClient::call(std::string method, std::string target, s
 }
 
 Result<http::Response> ApiClient::callLogs(std::string_view operation, std::string body) const {
-  return call("POST", "/", std::move(body), "logs",
-              {{"x-amz-target", "Logs_20140328." + std::string(operation)},
-               {"content-type", "application/x-amz-json-1.1"}});
+  return call(
+      "POST", "/", std::move(body), "logs",
+      {{"x-amz-target", "Logs_20140328." + std::string(operation)}, {"content-type", "application/x-amz-json-1.1"}});
 }
 
 std::string_view header(const http::Response& res, std::string_view lowerName) {

@@ -4,11 +4,10 @@
 // catches an exception.
 #include "cli/cli.h"
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 
@@ -58,7 +57,8 @@ int main(int argc, char** argv) {
   settings.endpoint = env("LAMINA_ENDPOINT").value_or("http://127.0.0.1:9001");
   settings.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or("us-east-1"));
   defaultCredentials(settings);
-  app.add_option("--endpoint", settings.endpoint, "URL of the lamina server (env LAMINA_ENDPOINT)")->capture_default_str();
+  app.add_option("--endpoint", settings.endpoint, "URL of the lamina server (env LAMINA_ENDPOINT)")
+      ->capture_default_str();
   app.add_option("--region", settings.region, "region to sign for (env AWS_REGION, AWS_DEFAULT_REGION)")
       ->capture_default_str();
 

@@ -6,4 +6,4 @@
 namespace lamina::cli {
 // argv[0] is the program name. Returns the process exit code.
 int main(int argc, char** argv);
-}
+}  // namespace lamina::cli

@@ -5,13 +5,12 @@
 
 #include <unistd.h>
 
+#include <boost/json/array.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
 #include <unordered_set>
-
-#include <boost/json/array.hpp>
 
 #include "cli/zip_writer.h"
 #include "core/crypto.h"
@@ -55,9 +54,12 @@ Result<json::object> bodyObject(const http::Response& res) {
 
 std::string humanSize(int64_t bytes) {
   char buf[32];
-  if (bytes < 1024) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
-  else if (bytes < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f KB", double(bytes) / 1024);
-  else std::snprintf(buf, sizeof buf, "%.1f MB", double(bytes) / (1024 * 1024));
+  if (bytes < 1024)
+    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+  else if (bytes < 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KB", double(bytes) / 1024);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MB", double(bytes) / (1024 * 1024));
   return buf;
 }
 
@@ -109,7 +111,8 @@ Result<json::object> configFields(const DeployOptions& o) {
     json::object vars;
     for (const std::string& kv : o.env) {
       size_t eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) return fail(Code::kInvalidParameterValue, "--env wants KEY=VALUE, got '" + kv + "'");
+      if (eq == std::string::npos || eq == 0)
+        return fail(Code::kInvalidParameterValue, "--env wants KEY=VALUE, got '" + kv + "'");
       vars[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     c["Environment"] = json::object{{"Variables", std::move(vars)}};
@@ -121,8 +124,9 @@ Result<http::Response> createFunction(const ApiClient& api, const DeployOptions&
                                       json::object fields) {
   std::string runtime = o.runtime.value_or(pkg.hasBootstrap ? kDefaultRuntime : "");
   if (runtime.empty())
-    return fail(Code::kInvalidParameterValue, o.path + " has no bootstrap at its root, so its runtime cannot be guessed; "
-                                                       "pass --runtime (e.g. --runtime python3.12)");
+    return fail(Code::kInvalidParameterValue, o.path +
+                                                  " has no bootstrap at its root, so its runtime cannot be guessed; "
+                                                  "pass --runtime (e.g. --runtime python3.12)");
   std::string handler = o.handler.value_or(core::startsWith(runtime, "provided") ? "bootstrap" : "");
   if (handler.empty())
     return fail(Code::kInvalidParameterValue, "runtime " + runtime + " needs --handler (e.g. --handler app.handler)");
@@ -241,8 +245,8 @@ int runList(const ApiClient& api) {
   for (const auto& r : rows)
     for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
   for (const auto& r : rows)
-    std::printf("%-*s  %-*s  %-*s  %-*s  %s\n", int(width[0]), r[0].c_str(), int(width[1]), r[1].c_str(),
-                int(width[2]), r[2].c_str(), int(width[3]), r[3].c_str(), r[4].c_str());
+    std::printf("%-*s  %-*s  %-*s  %-*s  %s\n", int(width[0]), r[0].c_str(), int(width[1]), r[1].c_str(), int(width[2]),
+                r[2].c_str(), int(width[3]), r[3].c_str(), r[4].c_str());
   return 0;
 }
 

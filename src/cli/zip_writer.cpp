@@ -26,7 +26,7 @@ constexpr std::array<uint32_t, 256> kCrcTable = [] {
 }();
 
 constexpr uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0x06054b50;
-constexpr uint16_t kVersion = 20;                 // 2.0: directories, STORE
+constexpr uint16_t kVersion = 20;                  // 2.0: directories, STORE
 constexpr uint16_t kMadeBy = (3 << 8) | kVersion;  // 3 = Unix: external attributes hold st_mode
 constexpr uint16_t kUtf8Names = 0x0800;
 constexpr uint16_t kDosTime = 0, kDosDate = (0 << 9) | (1 << 5) | 1;  // 1980-01-01 00:00:00

@@ -15,7 +15,8 @@ Result<json::value> parseJson(std::string_view text) {
 Result<json::object> parseJsonObject(std::string_view text) {
   auto v = parseJson(text);
   if (!v) return std::unexpected(v.error());
-  if (!v->is_object()) return fail(Code::kInvalidRequestContent, "Could not parse request body into json: expected an object");
+  if (!v->is_object())
+    return fail(Code::kInvalidRequestContent, "Could not parse request body into json: expected an object");
   return std::move(v->as_object());
 }
 
@@ -41,7 +42,8 @@ Result<std::optional<int64_t>> getInt(const json::object& o, std::string_view ke
   const json::value& v = it->value();
   if (v.is_int64()) return std::optional<int64_t>(v.as_int64());
   if (v.is_uint64() && v.as_uint64() <= uint64_t(INT64_MAX)) return std::optional<int64_t>(int64_t(v.as_uint64()));
-  if (v.is_double() && v.as_double() == double(int64_t(v.as_double()))) return std::optional<int64_t>(int64_t(v.as_double()));
+  if (v.is_double() && v.as_double() == double(int64_t(v.as_double())))
+    return std::optional<int64_t>(int64_t(v.as_double()));
   return wrongType(key, "an integer");
 }
 

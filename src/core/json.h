@@ -2,13 +2,12 @@
 // report the AWS-style error naming the field. Thread-safe (pure).
 #pragma once
 
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 
 #include "core/result.h"
 

@@ -4,14 +4,13 @@
 // Header-only so that core keeps no Asio link dependency.
 #pragma once
 
-#include <type_traits>
-#include <utility>
-
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <type_traits>
+#include <utility>
 
 namespace lamina::core {
 
@@ -26,7 +25,8 @@ boost::asio::awaitable<R> offload(boost::asio::thread_pool& pool, F&& fn) {
         boost::asio::post(pool, [h = std::move(handler), f = std::move(f)]() mutable {
           R result = f();
           auto ex = boost::asio::get_associated_executor(h);
-          boost::asio::dispatch(ex, [h = std::move(h), r = std::move(result)]() mutable { std::move(h)(std::move(r)); });
+          boost::asio::dispatch(ex,
+                                [h = std::move(h), r = std::move(result)]() mutable { std::move(h)(std::move(r)); });
         });
       },
       boost::asio::use_awaitable, std::forward<F>(fn));

@@ -15,26 +15,46 @@ struct CodeInfo {
 
 CodeInfo info(Code code) {
   switch (code) {
-    case Code::kInternal: return {"ServiceException", 500, true};
-    case Code::kInvalidParameterValue: return {"InvalidParameterValueException", 400, false};
-    case Code::kValidation: return {"ValidationException", 400, false};
-    case Code::kResourceNotFound: return {"ResourceNotFoundException", 404, true};
-    case Code::kResourceConflict: return {"ResourceConflictException", 409, false};
-    case Code::kInvalidRequestContent: return {"InvalidRequestContentException", 400, false};
-    case Code::kRequestTooLarge: return {"RequestEntityTooLargeException", 413, false};
-    case Code::kPreconditionFailed: return {"PreconditionFailedException", 412, false};
-    case Code::kTooManyRequests: return {"TooManyRequestsException", 429, false};
-    case Code::kUnrecognizedClient: return {"UnrecognizedClientException", 403, false};
-    case Code::kInvalidSignature: return {"InvalidSignatureException", 403, false};
-    case Code::kIncompleteSignature: return {"IncompleteSignatureException", 403, false};
-    case Code::kMissingAuthenticationToken: return {"MissingAuthenticationTokenException", 403, false};
-    case Code::kAccessDenied: return {"AccessDeniedException", 403, false};
-    case Code::kUnknownOperation: return {"UnknownOperationException", 404, false};
-    case Code::kUnsupportedMediaType: return {"UnsupportedMediaTypeException", 415, false};
-    case Code::kInvalidZipFile: return {"InvalidParameterValueException", 400, false};
-    case Code::kResourceNotReady: return {"ResourceNotReadyException", 502, false};
-    case Code::kServiceUnavailable: return {"ServiceUnavailableException", 503, false};
-    case Code::kNotFound: return {"ResourceNotFoundException", 404, true};
+    case Code::kInternal:
+      return {"ServiceException", 500, true};
+    case Code::kInvalidParameterValue:
+      return {"InvalidParameterValueException", 400, false};
+    case Code::kValidation:
+      return {"ValidationException", 400, false};
+    case Code::kResourceNotFound:
+      return {"ResourceNotFoundException", 404, true};
+    case Code::kResourceConflict:
+      return {"ResourceConflictException", 409, false};
+    case Code::kInvalidRequestContent:
+      return {"InvalidRequestContentException", 400, false};
+    case Code::kRequestTooLarge:
+      return {"RequestEntityTooLargeException", 413, false};
+    case Code::kPreconditionFailed:
+      return {"PreconditionFailedException", 412, false};
+    case Code::kTooManyRequests:
+      return {"TooManyRequestsException", 429, false};
+    case Code::kUnrecognizedClient:
+      return {"UnrecognizedClientException", 403, false};
+    case Code::kInvalidSignature:
+      return {"InvalidSignatureException", 403, false};
+    case Code::kIncompleteSignature:
+      return {"IncompleteSignatureException", 403, false};
+    case Code::kMissingAuthenticationToken:
+      return {"MissingAuthenticationTokenException", 403, false};
+    case Code::kAccessDenied:
+      return {"AccessDeniedException", 403, false};
+    case Code::kUnknownOperation:
+      return {"UnknownOperationException", 404, false};
+    case Code::kUnsupportedMediaType:
+      return {"UnsupportedMediaTypeException", 415, false};
+    case Code::kInvalidZipFile:
+      return {"InvalidParameterValueException", 400, false};
+    case Code::kResourceNotReady:
+      return {"ResourceNotReadyException", 502, false};
+    case Code::kServiceUnavailable:
+      return {"ServiceUnavailableException", 503, false};
+    case Code::kNotFound:
+      return {"ResourceNotFoundException", 404, true};
   }
   return {"ServiceException", 500, true};
 }

@@ -76,9 +76,9 @@ std::unexpected<Error> failErrno(std::string_view what, int err);
 
 // LAMINA_ASSERT: a broken invariant of our own code. Logs file:line and aborts. Never use it for
 // anything a client or a function can cause.
-#define LAMINA_ASSERT(cond)                                                  \
-  do {                                                                       \
-    if (!(cond)) ::lamina::assertFailed(#cond, __FILE__, __LINE__);          \
+#define LAMINA_ASSERT(cond)                                         \
+  do {                                                              \
+    if (!(cond)) ::lamina::assertFailed(#cond, __FILE__, __LINE__); \
   } while (0)
 
 namespace lamina {

@@ -1,7 +1,7 @@
 #include "http/aws_error.h"
 
-#include <boost/json/serialize.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 namespace lamina::http {
 

@@ -17,7 +17,8 @@ using asio::ip::tcp;
 
 Result<Endpoint> parseEndpoint(const std::string& url) {
   std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  if (rest.rfind("http://", 0) == 0)
+    rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos)
     return fail(Code::kInvalidParameterValue, "only http:// endpoints are supported, got '" + url + "'");
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
@@ -67,7 +68,8 @@ Result<Response> send(const Endpoint& endpoint, const Request& req, std::chrono:
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(256 * 1024 * 1024);
   bhttp::read(socket, buffer, parser, ec);
-  if (ec) return fail(Code::kServiceUnavailable, "reading the answer of " + endpoint.hostHeader() + ": " + ec.message());
+  if (ec)
+    return fail(Code::kServiceUnavailable, "reading the answer of " + endpoint.hostHeader() + ": " + ec.message());
   auto& res = parser.get();
   Response out;
   out.status = int(res.result_int());

@@ -8,13 +8,12 @@
 // down; the handler is dropped by stop() and is never called after it returns.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "core/result.h"
 #include "http/message.h"

@@ -1,11 +1,11 @@
 #include "http/sigv4.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "core/strings.h"
 #include "core/time.h"

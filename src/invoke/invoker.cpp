@@ -1,13 +1,13 @@
 #include "invoke/invoker.h"
 
-#include <cmath>
+#include <fmt/format.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
+#include <cmath>
 
 #include "core/crypto.h"
 #include "core/ids.h"
@@ -39,7 +39,8 @@ struct InFlightGuard {
 }  // namespace
 
 asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
-  if (stopping_) co_return fail(Code::kServiceUnavailable, "lamina is shutting down; retry against the restarted server");
+  if (stopping_)
+    co_return fail(Code::kServiceUnavailable, "lamina is shutting down; retry against the restarted server");
   InFlightGuard guard(inFlight_);
   const runtime::FunctionImage& image = *req.image;
   SyncResult out;

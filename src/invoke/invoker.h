@@ -6,10 +6,9 @@
 // Threading: the daemon's I/O thread only. The scheduler and clock must outlive the Invoker.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "core/result.h"
 #include "core/time.h"

@@ -1,5 +1,6 @@
 #include "runtime/environment.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 #include "core/ids.h"
 #include "core/offload.h"
@@ -80,7 +80,8 @@ Environment::Environment(const EnvironmentDeps& deps, std::shared_ptr<const Func
 
 Environment::~Environment() { shutdown(); }
 
-std::shared_ptr<Environment> Environment::create(const EnvironmentDeps& deps, std::shared_ptr<const FunctionImage> image) {
+std::shared_ptr<Environment> Environment::create(const EnvironmentDeps& deps,
+                                                 std::shared_ptr<const FunctionImage> image) {
   return std::shared_ptr<Environment>(new Environment(deps, std::move(image)));
 }
 
@@ -92,7 +93,8 @@ uint64_t Environment::peakMemoryMb() const {
   // lower bound that is at most 100 ms stale.
   Impl& impl = *impl_;
   auto now = Clock::now();
-  if (impl.process && (impl.peakSampledAt == Clock::time_point() || now - impl.peakSampledAt > std::chrono::milliseconds(100))) {
+  if (impl.process &&
+      (impl.peakSampledAt == Clock::time_point() || now - impl.peakSampledAt > std::chrono::milliseconds(100))) {
     uint64_t bytes = impl.process->peakMemoryBytes();
     if (bytes > 0) impl.peakBytes = std::max(impl.peakBytes, bytes);
     impl.peakSampledAt = now;
@@ -178,17 +180,18 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   auto self = shared_from_this();
   auto failWith = [&](std::string type, std::string message) {
     shutdown();
-    return std::unexpected(InitFailure{type, errorDocument(type, "RequestId: " + firstRequestId + " Error: " + message)});
+    return std::unexpected(
+        InitFailure{type, errorDocument(type, "RequestId: " + firstRequestId + " Error: " + message)});
   };
 
   std::weak_ptr<Environment> weak = self;
-  auto server = http::Server::listen(
-      deps_.io, "127.0.0.1", 0, http::ServerOptions{kMaxResponseBytes, std::chrono::seconds(0)},
-      [weak](http::Request& req) -> asio::awaitable<http::Response> {
-        auto env = weak.lock();
-        if (!env) co_return apiError(500, "InternalServerError", "environment is gone");
-        co_return co_await handleRuntimeApi(env, *env->impl_, env->state_, req);
-      });
+  auto server =
+      http::Server::listen(deps_.io, "127.0.0.1", 0, http::ServerOptions{kMaxResponseBytes, std::chrono::seconds(0)},
+                           [weak](http::Request& req) -> asio::awaitable<http::Response> {
+                             auto env = weak.lock();
+                             if (!env) co_return apiError(500, "InternalServerError", "environment is gone");
+                             co_return co_await handleRuntimeApi(env, *env->impl_, env->state_, req);
+                           });
   if (!server) co_return failWith("Runtime.Unknown", server.error().message());
   impl.api = std::move(*server);
   impl.api->start();
@@ -263,8 +266,8 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
     body = impl.initError->body;
   } else if (state_ == State::kDead) {
     type = "Runtime.ExitError";
-    body = errorDocument(type, "RequestId: " + firstRequestId + " Error: Runtime exited with error: " +
-                                   impl.exitReason.value_or("signal: killed"));
+    body = errorDocument(type, "RequestId: " + firstRequestId +
+                                   " Error: Runtime exited with error: " + impl.exitReason.value_or("signal: killed"));
   } else {
     status = "timeout";
     type = "Sandbox.Timedout";
@@ -362,8 +365,9 @@ asio::awaitable<http::Response> handleRuntimeApi([[maybe_unused]] std::shared_pt
     if (state != State::kInitializing || impl.initError)
       co_return apiError(403, "InvalidStateTransition", "State transition from Ready to InitError failed");
     std::string type(req.header("lambda-runtime-function-error-type"));
-    impl.initError = InitFailure{type.empty() ? "Runtime.Unknown" : type,
-                                 req.body.empty() ? errorDocument(type.empty() ? "Runtime.Unknown" : type, "") : req.body};
+    impl.initError =
+        InitFailure{type.empty() ? "Runtime.Unknown" : type,
+                    req.body.empty() ? errorDocument(type.empty() ? "Runtime.Unknown" : type, "") : req.body};
     impl.initDone.notify();
     co_return accepted();
   }

@@ -8,13 +8,12 @@
 // they wait; shutdown() wakes them all so the object can go away.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "core/log_sink.h"
 #include "core/result.h"

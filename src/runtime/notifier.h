@@ -3,15 +3,14 @@
 // wake-ups are harmless). Any number of waiters, each with its own timer; notify() wakes all.
 #pragma once
 
-#include <chrono>
-#include <list>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <list>
 
 namespace lamina::runtime {
 

@@ -20,19 +20,18 @@ namespace {
 
 // Every runtime identifier AWS accepts today (the enum of the Lambda API model).
 constexpr std::array kKnownRuntimes = {
-    "nodejs",        "nodejs4.3",     "nodejs6.10",   "nodejs8.10",     "nodejs10.x",     "nodejs12.x",
-    "nodejs14.x",    "nodejs16.x",    "nodejs18.x",   "nodejs20.x",     "nodejs22.x",     "java8",
-    "java8.al2",     "java11",        "java17",       "java21",         "python2.7",      "python3.6",
-    "python3.7",     "python3.8",     "python3.9",    "python3.10",     "python3.11",     "python3.12",
-    "python3.13",    "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1",  "dotnet6",
-    "dotnet8",       "nodejs4.3-edge", "go1.x",       "ruby2.5",        "ruby2.7",        "ruby3.2",
-    "ruby3.3",       "provided",      "provided.al2", "provided.al2023"};
+    "nodejs",        "nodejs4.3",  "nodejs6.10", "nodejs8.10",     "nodejs10.x",     "nodejs12.x",    "nodejs14.x",
+    "nodejs16.x",    "nodejs18.x", "nodejs20.x", "nodejs22.x",     "java8",          "java8.al2",     "java11",
+    "java17",        "java21",     "python2.7",  "python3.6",      "python3.7",      "python3.8",     "python3.9",
+    "python3.10",    "python3.11", "python3.12", "python3.13",     "dotnetcore1.0",  "dotnetcore2.0", "dotnetcore2.1",
+    "dotnetcore3.1", "dotnet6",    "dotnet8",    "nodejs4.3-edge", "go1.x",          "ruby2.5",       "ruby2.7",
+    "ruby3.2",       "ruby3.3",    "provided",   "provided.al2",   "provided.al2023"};
 
 bool isProvided(const std::string& r) { return r == "provided" || r == "provided.al2" || r == "provided.al2023"; }
 bool isPython3(const std::string& r) { return core::startsWith(r, "python3."); }
 
 bool isExecutableFile(const std::filesystem::path& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
 }
 
@@ -93,13 +92,15 @@ Result<void> RuntimeCatalog::check(const std::string& runtime) {
   for (const char* r : kKnownRuntimes) known = known || runtime == r;
   if (!known)
     return fail(Code::kInvalidParameterValue,
-                "Value " + runtime + " at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" +
-                    enumList() + "] or be a valid ARN");
+                "Value " + runtime +
+                    " at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" + enumList() +
+                    "] or be a valid ARN");
   if (isProvided(runtime)) return {};
   if (isPython3(runtime)) {
     if (!findInterpreter(runtime))
       return fail(Code::kInvalidParameterValue,
-                  "The runtime parameter of " + runtime + " is not supported by this lamina host: no working '" + runtime +
+                  "The runtime parameter of " + runtime + " is not supported by this lamina host: no working '" +
+                      runtime +
                       "' interpreter was found in /usr/bin, /usr/local/bin or PATH. Install it (e.g. apt-get install " +
                       runtime + ") or choose a python3.x runtime the host has.");
     return {};

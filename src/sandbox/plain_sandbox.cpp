@@ -128,14 +128,22 @@ std::string describeWaitStatus(int status) {
     int sig = WTERMSIG(status);
     // Go's signal names, as Lambda's platform (written in Go) prints them.
     switch (sig) {
-      case SIGKILL: return "signal: killed";
-      case SIGSEGV: return "signal: segmentation fault";
-      case SIGABRT: return "signal: aborted";
-      case SIGTERM: return "signal: terminated";
-      case SIGBUS: return "signal: bus error";
-      case SIGILL: return "signal: illegal instruction";
-      case SIGFPE: return "signal: floating point exception";
-      default: return "signal: " + std::string(sigdescr_np(sig) ? sigdescr_np(sig) : "unknown");
+      case SIGKILL:
+        return "signal: killed";
+      case SIGSEGV:
+        return "signal: segmentation fault";
+      case SIGABRT:
+        return "signal: aborted";
+      case SIGTERM:
+        return "signal: terminated";
+      case SIGBUS:
+        return "signal: bus error";
+      case SIGILL:
+        return "signal: illegal instruction";
+      case SIGFPE:
+        return "signal: floating point exception";
+      default:
+        return "signal: " + std::string(sigdescr_np(sig) ? sigdescr_np(sig) : "unknown");
     }
   }
   return "unknown status " + std::to_string(status);

@@ -6,14 +6,13 @@
 // Threading: the daemon's I/O thread only. `deps` must outlive the scheduler.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "runtime/environment.h"
 
@@ -43,8 +42,8 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // A Ready environment for `image`; the caller must release() it.
-  boost::asio::awaitable<std::expected<Lease, AcquireError>> acquire(std::shared_ptr<const runtime::FunctionImage> image,
-                                                                     const std::string& requestId);
+  boost::asio::awaitable<std::expected<Lease, AcquireError>> acquire(
+      std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId);
   // Returns an environment after an invocation: kept warm if still Ready and current, else stopped.
   void release(Lease lease);
   // Stops the idle environments of `functionName` (after an update or delete); busy ones stop when
@@ -70,7 +69,7 @@ class Scheduler {
   const runtime::EnvironmentDeps& deps_;
   Options options_;
   std::unordered_map<std::string, Pool> pools_;  // key: function name + ":" + version
-  int live_ = 0;  // environments starting, idle or busy
+  int live_ = 0;                                 // environments starting, idle or busy
   boost::asio::steady_timer reaper_;
   bool stopped_ = false;
 };

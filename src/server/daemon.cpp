@@ -1,18 +1,18 @@
 #include "server/daemon.h"
 
-#include <csignal>
-#include <cstdio>
-#include <filesystem>
+#include <fmt/format.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <fmt/format.h>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
 
 #include "api/function_registry.h"
 #include "api/lambda_api.h"
@@ -43,7 +43,9 @@ int die(const std::string& message) {
   return 1;
 }
 
-bool isLoopback(const std::string& host) { return host == "127.0.0.1" || host == "::1" || host == "localhost" || core::startsWith(host, "127."); }
+bool isLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" || core::startsWith(host, "127.");
+}
 
 // The largest body the edge reads: CreateFunction with a 50 MB zip, base64-encoded (AWS's limit).
 constexpr size_t kEdgeBodyLimit = 70167211;
@@ -83,7 +85,8 @@ int runDaemon(const DaemonOptions& opt) {
     return die("refusing to listen on " + host +
                " with the default test/test key pair: anyone who can reach the port could run code. Set "
                "--access-key/--secret-key (or LAMINA_ACCESS_KEY_ID / LAMINA_SECRET_ACCESS_KEY).");
-  if (opt.accessKeyId.empty() || opt.secretAccessKey.empty()) return die("the access key and secret key must not be empty");
+  if (opt.accessKeyId.empty() || opt.secretAccessKey.empty())
+    return die("the access key and secret key must not be empty");
 
   std::error_code ec;
   std::filesystem::path data = std::filesystem::absolute(opt.dataDir, ec);
@@ -108,19 +111,19 @@ int runDaemon(const DaemonOptions& opt) {
 
   std::unique_ptr<http::Server> edge;
   auto edgeHandlerState = std::make_shared<std::function<asio::awaitable<http::Response>(http::Request&)>>();
-  auto bound = http::Server::listen(io, host, uint16_t(port), http::ServerOptions{kEdgeBodyLimit, std::chrono::seconds(300)},
-                                    [edgeHandlerState](http::Request& req) { return (*edgeHandlerState)(req); });
+  auto bound =
+      http::Server::listen(io, host, uint16_t(port), http::ServerOptions{kEdgeBodyLimit, std::chrono::seconds(300)},
+                           [edgeHandlerState](http::Request& req) { return (*edgeHandlerState)(req); });
   if (!bound) return die(bound.error().message() + " (is another lamina running? choose another --listen port)");
   edge = std::move(*bound);
   std::string edgeAddress = edge->address();
 
-  runtime::EnvironmentDeps envDeps{io, blocking, *sandbox, **runtimes, **logs, clock,
-                                   "http://" + edgeAddress, opt.accessKeyId, opt.secretAccessKey};
+  runtime::EnvironmentDeps envDeps{
+      io, blocking, *sandbox, **runtimes, **logs, clock, "http://" + edgeAddress, opt.accessKeyId, opt.secretAccessKey};
   scheduler::Scheduler scheduler(envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency});
   invoke::Invoker invoker(scheduler, clock);
   api::FunctionRegistry registry(api::RegistryDeps{
-      blocking, repo, *code, clock,
-      [&](const std::string& r) { return (*runtimes)->check(r); },
+      blocking, repo, *code, clock, [&](const std::string& r) { return (*runtimes)->check(r); },
       [&](const std::string& name, const std::string& revision) { scheduler.retire(name, revision); }});
   if (auto loaded = registry.load(); !loaded) return die(loaded.error().message());
   api::LambdaApi lambda(registry, invoker, clock, api::ApiOptions{opt.accountConcurrency, codeUrlSecret});
@@ -138,9 +141,10 @@ int runDaemon(const DaemonOptions& opt) {
       co_return r;
     }
     if (req.bodyTooLarge)  // the body was not read, so its signature cannot be checked either
-      co_return http::awsError(Error(Code::kRequestTooLarge, "Request must be smaller than " +
-                                                                 std::to_string(kEdgeBodyLimit) + " bytes for the operation"),
-                               requestId);
+      co_return http::awsError(
+          Error(Code::kRequestTooLarge,
+                "Request must be smaller than " + std::to_string(kEdgeBodyLimit) + " bytes for the operation"),
+          requestId);
     auto caller = http::sigv4::verify(req, creds, clock.nowMs() / 1000);
     if (!caller) co_return http::awsError(caller.error(), requestId);
     if (caller->service == "lambda") co_return co_await lambda.handle(req, caller->region, requestId);
@@ -157,8 +161,8 @@ int runDaemon(const DaemonOptions& opt) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code sigEc, int sig) {
     if (sigEc) return;
-    std::fprintf(stderr, "lamina: %s received, finishing %d in-flight invocation(s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                 invoker.inFlight());
+    std::fprintf(stderr, "lamina: %s received, finishing %d in-flight invocation(s)\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", invoker.inFlight());
     edge->drain();
     asio::co_spawn(
         io,

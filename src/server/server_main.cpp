@@ -1,8 +1,7 @@
 #include "server/server_main.h"
 
-#include <cstdlib>
-
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include "server/daemon.h"
 
@@ -21,14 +20,18 @@ int serverMain(int argc, char** argv) {
   app.add_option("--access-key", opt.accessKeyId, "access key id clients sign with (env LAMINA_ACCESS_KEY_ID)");
   app.add_option("--secret-key", opt.secretAccessKey, "secret access key (env LAMINA_SECRET_ACCESS_KEY)");
   app.add_option("--keep-alive", keepAliveSeconds, "seconds an idle execution environment is kept warm")
-      ->capture_default_str()->check(CLI::Range(0.01, 86400.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 86400.0));
   app.add_option("--account-concurrency", opt.accountConcurrency, "concurrent executions allowed in the account")
-      ->capture_default_str()->check(CLI::Range(1, 100000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("--drain-timeout", drainSeconds, "seconds to wait for in-flight invocations on SIGTERM")
-      ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
   int busyPollUs = 200;
   app.add_option("--busy-poll-us", busyPollUs, "microseconds the I/O loop spins for more work before sleeping")
-      ->capture_default_str()->check(CLI::Range(0, 10000));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,4 +4,4 @@
 namespace lamina::server {
 // argv[0] is "server".
 int serverMain(int argc, char** argv);
-}
+}  // namespace lamina::server

@@ -25,7 +25,8 @@ std::unexpected<Error> sqliteError(sqlite3* db, std::string_view what) {
 
 Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& file) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Database> db(new Database(raw));
   if (rc != SQLITE_OK) return sqliteError(raw, "opening " + file.string());
   sqlite3_busy_timeout(raw, 5000);

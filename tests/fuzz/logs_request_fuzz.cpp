@@ -36,7 +36,7 @@ struct Fixture {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture fixture;
-  static const char* kOps[] = {"DescribeLogGroups", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents",
+  static const char* kOps[] = {"DescribeLogGroups", "DescribeLogStreams", "GetLogEvents",   "FilterLogEvents",
                                "PutLogEvents",      "CreateLogStream",    "CreateLogGroup", "Nope"};
   if (size == 0) return 0;
   lamina::http::Request req;

@@ -1,8 +1,8 @@
 #include "services/logs/log_format.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 #include "core/strings.h"
 

@@ -1,13 +1,13 @@
 #include "services/logs/log_query.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <iterator>
 #include <limits>
 #include <tuple>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 #include "core/strings.h"
 #include "services/logs/filter_pattern.h"

@@ -1,6 +1,7 @@
 #include "services/logs/log_store.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,8 +9,6 @@
 #include <chrono>
 #include <cstring>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "core/strings.h"
 #include "services/logs/log_format.h"

@@ -1,12 +1,12 @@
 #include "services/logs/logs_api.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <boost/json/array.hpp>
 #include <cctype>
 #include <span>
 #include <utility>
-
-#include <boost/json/array.hpp>
-#include <fmt/format.h>
 
 #include "core/ids.h"
 #include "core/json.h"

@@ -22,9 +22,9 @@ TEST(FunctionRef, AcceptsNamesPartialAndFullArns) {
 }
 
 TEST(FunctionRef, RejectsBadNamesWithValidationException) {
-  for (const std::string& bad : std::vector<std::string>{"", "has space", "a/b",
-                                                         "arn:aws:lambda:us-east-1:123456789012:function:x", "f:",
-                                                         "x:y:z", std::string(65, 'a')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "has space", "a/b", "arn:aws:lambda:us-east-1:123456789012:function:x",
+                                "f:", "x:y:z", std::string(65, 'a')}) {
     auto r = parseFunctionRef(bad);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error().code(), Code::kValidation) << bad;
@@ -34,7 +34,8 @@ TEST(FunctionRef, RejectsBadNamesWithValidationException) {
 TEST(Configuration, AppliesFieldsAndDefaults) {
   FunctionRecord r;
   auto ok = applyConfiguration(obj(R"({"Role":"arn:aws:iam::000000000000:role/x","Runtime":"python3.11",
-      "Handler":"app.handler","MemorySize":256,"Timeout":30,"Environment":{"Variables":{"STAGE":"dev"}}})"), r, true);
+      "Handler":"app.handler","MemorySize":256,"Timeout":30,"Environment":{"Variables":{"STAGE":"dev"}}})"),
+                               r, true);
   ASSERT_TRUE(ok.has_value()) << ok.error().message();
   EXPECT_EQ(r.memorySize, 256);
   EXPECT_EQ(r.timeout, 30);
@@ -45,12 +46,15 @@ TEST(Configuration, AppliesFieldsAndDefaults) {
 TEST(Configuration, ReportsEveryConstraintViolationLikeAws) {
   FunctionRecord r;
   auto res = applyConfiguration(obj(R"({"Role":"arn:aws:iam::000000000000:role/x","Runtime":"python3.11",
-      "Handler":"a.b","MemorySize":20000,"Timeout":1000})"), r, true);
+      "Handler":"a.b","MemorySize":20000,"Timeout":1000})"),
+                                r, true);
   ASSERT_FALSE(res.has_value());
   EXPECT_EQ(res.error().code(), Code::kValidation);
   EXPECT_NE(res.error().message().find("2 validation errors detected"), std::string::npos);
-  EXPECT_NE(res.error().message().find("Value '1000' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900"),
-            std::string::npos);
+  EXPECT_NE(
+      res.error().message().find(
+          "Value '1000' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900"),
+      std::string::npos);
   EXPECT_NE(res.error().message().find("'memorySize'"), std::string::npos);
 }
 

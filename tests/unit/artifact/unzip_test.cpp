@@ -147,12 +147,12 @@ TEST_F(UnzipTest, RejectsEscapingSymlinks) {
 }
 
 TEST_F(UnzipTest, RejectsEntriesThroughSymlinks) {
-  std::string msg = expectReject(ZipBuilder().symlink("d/root", "..").file("d/root/x", "e").build(),
-                                 Code::kInvalidParameterValue);
+  std::string msg =
+      expectReject(ZipBuilder().symlink("d/root", "..").file("d/root/x", "e").build(), Code::kInvalidParameterValue);
   EXPECT_EQ(msg, "Could not unzip uploaded file: entry 'd/root/x' goes through a symbolic link");
   // A file entry named like an earlier symlink must not write through it.
-  std::string over = patch(ZipBuilder().file("real", "r").symlink("linkA", "real").file("linkB", "w").build(),
-                           "linkB", "linkA");
+  std::string over =
+      patch(ZipBuilder().file("real", "r").symlink("linkA", "real").file("linkB", "w").build(), "linkB", "linkA");
   EXPECT_EQ(expectReject(over, Code::kInvalidParameterValue),
             "Could not unzip uploaded file: entry 'linkA' appears twice or conflicts with another entry");
   expectReject(ZipBuilder().dir("d/").symlink("d/l", ".").dir("d/l/").build(), Code::kInvalidParameterValue);

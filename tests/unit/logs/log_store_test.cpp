@@ -1,12 +1,12 @@
 #include "services/logs/log_store.h"
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "services/logs/log_format.h"
 #include "test_support.h"

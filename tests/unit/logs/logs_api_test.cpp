@@ -1,10 +1,10 @@
 #include "services/logs/logs_api.h"
 
-#include <set>
-
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <set>
 
 #include "core/json.h"
 #include "test_support.h"
