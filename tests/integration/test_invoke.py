@@ -285,3 +285,39 @@ def test_idle_environments_shut_down_after_keep_alive(tmp_path):
         assert "Init Duration" in tail(resp)
     finally:
         server.stop()
+
+
+def test_runtime_api_rejects_out_of_order_calls(lam):
+    # The function probes the Runtime API's own errors and returns what it saw.
+    bootstrap = r'''#!/bin/bash
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  H=$(mktemp); EVENT=$(curl -sS -D "$H" "$API/invocation/next")
+  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$H" | tr -d '[:space:]' | cut -d: -f2)
+  DEADLINE=$(grep -Fi Lambda-Runtime-Deadline-Ms "$H" | tr -d '[:space:]' | cut -d: -f2)
+  ARN=$(grep -Fi Lambda-Runtime-Invoked-Function-Arn "$H" | tr -d '[:space:]' | cut -d: -f2-)
+  TRACE=$(grep -Fi Lambda-Runtime-Trace-Id "$H" | tr -d '[:space:]' | cut -d: -f2-)
+  WRONG=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -d x "$API/invocation/not-the-id/response")
+  WRONGTYPE=$(curl -sS -X POST -d x "$API/invocation/not-the-id/response")
+  AGAIN=$(curl -sS -o /dev/null -w '%{http_code}' "$API/invocation/next")
+  INITERR=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -d '{}' "$API/init/error")
+  BODY="{\"previousSecond\":${SECOND:-0},\"wrong\":$WRONG,\"wrongBody\":$WRONGTYPE,\"nextAgain\":$AGAIN,\"initErrorLate\":$INITERR,\"deadline\":$DEADLINE,\"arn\":\"$ARN\",\"trace\":\"$TRACE\"}"
+  OK=$(curl -sS -X POST -d "$BODY" "$API/invocation/$ID/response")
+  SECOND=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -d x "$API/invocation/$ID/response")
+  echo "ack=$OK second=$SECOND"
+done
+'''
+    create_bash_function(lam, "probe", zip=make_zip({"bootstrap": (bootstrap, 0o755)}))
+    t0 = time.time() * 1000
+    resp = lam.invoke(FunctionName="probe", LogType="Tail")
+    body = json.loads(resp["Payload"].read())
+    assert body["wrong"] == 400
+    assert body["wrongBody"] == {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+    assert body["nextAgain"] == 403
+    assert body["initErrorLate"] == 403
+    assert t0 + 2000 < body["deadline"] < t0 + 4000  # epoch ms, Timeout=3 s
+    assert body["arn"] == "arn:aws:lambda:us-east-1:000000000000:function:probe"
+    assert body["trace"].startswith("Root=1-")
+    assert body["previousSecond"] == 0
+    second = json.loads(lam.invoke(FunctionName="probe")["Payload"].read())
+    assert second["previousSecond"] == 400  # a second response for an answered request id
