@@ -1,6 +1,8 @@
 // bench_invoke: measures, in one run, a bare loopback TCP round trip (the baseline) and then warm
 // synchronous Invoke latency and throughput against a running lamina, and prints both with their
 // ratio. Usage: bench_invoke HOST:PORT FUNCTION [--requests N] [--seconds S]
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -69,6 +71,38 @@ std::vector<double> loopbackRoundTrips(int iterations) {
   return out;
 }
 
+// The cold-start floor: fork + exec of /bin/true, waited for (the plain sandbox's work).
+std::vector<double> forkExecTrue(int iterations) {
+  std::vector<double> out;
+  for (int i = 0; i < iterations; ++i) {
+    auto t0 = Clock::now();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execl("/bin/true", "true", nullptr);
+      ::_exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    out.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  return out;
+}
+
+// A signed request as raw bytes, for any Lambda API call.
+std::string signedRequest(const std::string& hostPort, const std::string& method, const std::string& target,
+                          const std::string& body) {
+  lamina::http::Request req;
+  req.method = method;
+  req.target = target;
+  req.headers = {{"host", hostPort}};
+  req.body = body;
+  lamina::http::sigv4::sign(req, {"test", "test"}, "us-east-1", "lambda", std::time(nullptr));
+  std::string raw = req.method + " " + req.target + " HTTP/1.1\r\n";
+  for (auto& [k, v] : req.headers) raw += k + ": " + v + "\r\n";
+  raw += "content-length: " + std::to_string(req.body.size()) + "\r\n\r\n" + req.body;
+  return raw;
+}
+
 std::string signedInvoke(const std::string& hostPort, const std::string& function) {
   lamina::http::Request req;
   req.method = "POST";
@@ -91,10 +125,12 @@ int main(int argc, char** argv) {
   }
   std::string hostPort = argv[1], function = argv[2];
   int requests = 20000;
+  int coldRuns = 20;
   double seconds = 5;
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--requests")) requests = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--cold")) coldRuns = std::atoi(argv[i + 1]);
   }
   std::string host = hostPort.substr(0, hostPort.rfind(':'));
   int port = std::atoi(hostPort.c_str() + hostPort.rfind(':') + 1);
@@ -133,6 +169,26 @@ int main(int argc, char** argv) {
   std::printf("| loopback TCP round trip p99 | %.1f us | |\n", baseP99);
   std::printf("| warm invoke p50 | %.1f us | %.2fx |\n", p50, p50 / baseP50);
   std::printf("| warm invoke p99 | %.1f us | %.2fx (target p99 <= 1000 us) |\n", p99, p99 / baseP50);
+
+  // Cold start: change the configuration (which retires the warm environment), then time the
+  // first invoke. The update is not timed.
+  {
+    std::vector<double> cold;
+    int cfd = bench::connectTo(host, port);
+    for (int i = 0; i < coldRuns; ++i) {
+      std::string update = signedRequest(hostPort, "PUT", "/2015-03-31/functions/" + function + "/configuration",
+                                         "{\"Description\":\"cold " + std::to_string(i) + "\"}");
+      if (!bench::writeAll(cfd, update) || !bench::readMessage(cfd, buf, m)) return 1;
+      auto t0 = Clock::now();
+      if (!bench::writeAll(cfd, raw) || !bench::readMessage(cfd, buf, m)) return 1;
+      cold.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    ::close(cfd);
+    auto floor = forkExecTrue(coldRuns);
+    double fp50 = percentile(floor, 50), cp50 = percentile(cold, 50);
+    std::printf("| fork+exec of /bin/true p50 (cold-start floor) | %.1f us | 1.00 |\n", fp50);
+    std::printf("| cold start (native bootstrap) p50 | %.1f us | %.2fx of the floor |\n", cp50, cp50 / fp50);
+  }
 
   for (int conns : {1, 4, 16}) {
     std::atomic<long> done{0};

@@ -1,5 +1,8 @@
 #include "http/server.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,6 +13,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <list>
 
 namespace lamina::http {
@@ -140,6 +144,24 @@ Result<std::unique_ptr<Server>> Server::listen(asio::io_context& io, const std::
   if (ec)
     return fail(Code::kInternal, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message(),
                 ec.value());
+  return std::unique_ptr<Server>(new Server(std::move(st)));
+}
+
+Result<std::unique_ptr<Server>> Server::adopt(asio::io_context& io, int listeningFd, ServerOptions options,
+                                              Handler handler) {
+  auto st = std::make_shared<State>(io, options, std::move(handler));
+  beast::error_code ec;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(listeningFd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(listeningFd);
+    return failErrno("getsockname", errno);
+  }
+  st->acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), listeningFd, ec);
+  if (ec) {
+    ::close(listeningFd);
+    return fail(Code::kInternal, "cannot adopt listening socket: " + ec.message(), ec.value());
+  }
   return std::unique_ptr<Server>(new Server(std::move(st)));
 }
 

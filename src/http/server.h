@@ -38,6 +38,10 @@ class Server {
   // Binds and listens on host:port now (port 0 = any free port) so port() is known before start().
   static Result<std::unique_ptr<Server>> listen(boost::asio::io_context& io, const std::string& host, uint16_t port,
                                                 ServerOptions options, Handler handler);
+  // Serves on an already listening socket (e.g. one created inside an environment's network
+  // namespace); takes ownership of `listeningFd`.
+  static Result<std::unique_ptr<Server>> adopt(boost::asio::io_context& io, int listeningFd, ServerOptions options,
+                                               Handler handler);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
