@@ -67,6 +67,57 @@ class PlainProcess final : public Process {
   int status_ = 0;
 };
 
+struct ChildArgs {
+  const char* executable;
+  char** argv;
+  char** envp;
+  const char* cwd;
+  int output;
+  pid_t parent;
+};
+
+// The child side: only syscalls on data prepared by the parent, then execve or _exit.
+[[noreturn]] void runChild(const ChildArgs& a) {
+  // Dispositions survive exec when ignored (the daemon ignores SIGPIPE): give the runtime defaults.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != a.parent) ::_exit(127);
+  ::setsid();
+  int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  ::dup2(a.output, 1);
+  ::dup2(a.output, 2);
+  ::syscall(SYS_close_range, 3, ~0U, 0);
+  if (a.cwd[0] != '\0' && ::chdir(a.cwd) != 0) ::_exit(126);
+  ::execve(a.executable, a.argv, a.envp);
+  const char msg[] = "lamina: exec failed\n";
+  [[maybe_unused]] auto n = ::write(1, msg, sizeof(msg) - 1);
+  ::_exit(127);
+}
+
+// vfork: the child borrows the daemon's address space until execve, so a large daemon pays no
+// page-table copy per cold start. Signals stay blocked across it so no handler of ours can run
+// in the child; the child restores defaults itself.
+pid_t vforkExec(const ChildArgs& args) {
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::vfork();
+  if (pid == 0) runChild(args);
+  int err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return pid;
+}
+
 class PlainSandbox final : public Sandbox {
  public:
   std::string_view name() const override { return "process"; }
@@ -76,35 +127,17 @@ class PlainSandbox final : public Sandbox {
     if (::pipe2(pipefd, O_CLOEXEC) != 0) return failErrno("pipe2", errno);
     UniqueFd readEnd(pipefd[0]), writeEnd(pipefd[1]);
 
-    // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
+    // Everything the child needs is prepared before vfork: after it only syscalls.
     std::vector<char*> argv, envp;
     for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     std::string cwd = spec.cwd.string();
-    pid_t parent = ::getpid();
 
-    pid_t pid = ::fork();
-    if (pid < 0) return failErrno("fork", errno);
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::setsid();
-      sigset_t all;
-      sigemptyset(&all);
-      ::sigprocmask(SIG_SETMASK, &all, nullptr);
-      int devnull = ::open("/dev/null", O_RDONLY);
-      if (devnull >= 0) ::dup2(devnull, 0);
-      ::dup2(writeEnd.get(), 1);
-      ::dup2(writeEnd.get(), 2);
-      ::syscall(SYS_close_range, 3, ~0U, 0);
-      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
-      ::execve(spec.executable.c_str(), argv.data(), envp.data());
-      const char msg[] = "lamina: exec failed\n";
-      [[maybe_unused]] auto n = ::write(1, msg, sizeof(msg) - 1);
-      ::_exit(127);
-    }
+    ChildArgs args{spec.executable.c_str(), argv.data(), envp.data(), cwd.c_str(), writeEnd.get(), ::getpid()};
+    pid_t pid = vforkExec(args);
+    if (pid < 0) return failErrno("vfork", errno);
     writeEnd.reset();
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (pidfd < 0) {
