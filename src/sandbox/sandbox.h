@@ -25,6 +25,12 @@ struct ProcessSpec {
   std::vector<std::string> env;   // "NAME=value", the complete environment
   std::filesystem::path cwd;
   int memoryMb = 128;  // the function's MemorySize; enforced by isolating backends
+  // Used by isolating backends only; the plain backend ignores them.
+  std::filesystem::path taskDir;  // bound read-only at /var/task
+  std::filesystem::path optDir;   // bound read-only at /opt; empty = an empty directory
+  int tmpSizeMb = 512;            // size of the private /tmp (EphemeralStorage)
+  int netnsFd = -1;               // network namespace to join; -1 = a new one with only lo
+  std::string hostname = "localhost";
 };
 
 // One running process (and, through its session, whatever it started). Destruction kills the
@@ -54,6 +60,21 @@ class Sandbox {
 
 // Plain child processes: own session, parent-death signal, closed descriptors, no isolation.
 std::unique_ptr<Sandbox> makePlainSandbox();
+
+// What the isolating backend needs besides each ProcessSpec. The ids need no /etc/passwd entry.
+struct NamespaceOptions {
+  uid_t uid = 993;
+  gid_t gid = 990;
+  // Hidden from every environment: the data dir, /root, /home, /etc/shadow, ... (see mounts.h).
+  std::vector<std::filesystem::path> maskPaths;
+};
+
+// Each process in new pid, mount, uts, ipc and network namespaces, on a read-only view of the
+// host root, as an unprivileged user without capabilities, under seccomp (namespace_sandbox.cpp).
+// Needs root (CAP_SYS_ADMIN and friends) and Linux >= 5.12; spawn() says which step failed.
+// For it, pid() is the environment's init (pid 1 inside), which forwards signals to the process
+// and mirrors its exit status; kill() takes the whole pid namespace down.
+std::unique_ptr<Sandbox> makeNamespaceSandbox(NamespaceOptions options);
 
 // "exit status 1" / "signal: killed" — how Lambda words a wait status in Runtime.ExitError.
 std::string describeWaitStatus(int status);
