@@ -15,19 +15,18 @@ namespace json = boost::json;
 
 namespace {
 
-http::Response jsonResponse(int status, const json::value& body, const std::string& requestId) {
+// Success responses get their x-amzn-RequestId once, in LambdaApi::handle.
+http::Response jsonResponse(int status, const json::value& body) {
   http::Response r;
   r.status = status;
   r.set("Content-Type", "application/json");
-  r.set("x-amzn-RequestId", requestId);
   r.body = json::serialize(body);
   return r;
 }
 
-http::Response emptyResponse(int status, const std::string& requestId) {
+http::Response emptyResponse(int status) {
   http::Response r;
   r.status = status;
-  r.set("x-amzn-RequestId", requestId);
   return r;
 }
 
@@ -74,6 +73,7 @@ asio::awaitable<http::Response> LambdaApi::handle(http::Request& req, const std:
                                                   const std::string& requestId) {
   auto r = co_await route(req, region, requestId);
   if (!r) co_return http::awsError(r.error(), requestId);
+  r->set("x-amzn-RequestId", requestId);
   co_return std::move(*r);
 }
 
@@ -106,18 +106,15 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
   if (path == "/2015-03-31/functions" || path == "/2015-03-31/functions/") {
     if (m == "POST") {
       auto r = co_await createFunction(req, region);
-      if (r) r->set("x-amzn-RequestId", requestId);
       co_return r;
     }
     if (m == "GET") {
       auto r = listFunctions(req);
-      if (r) r->set("x-amzn-RequestId", requestId);
       co_return r;
     }
   }
   if (path == "/2016-08-19/account-settings" || path == "/2016-08-19/account-settings/") {
     auto r = accountSettings();
-    if (r) r->set("x-amzn-RequestId", requestId);
     co_return r;
   }
   if (functionPath(path, "/2015-03-31/functions/", name, rest)) {
@@ -125,12 +122,10 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
     if (rest == "invocations" && m == "POST") co_return co_await invoke(req, name, region, requestId);
     if (rest.empty() && m == "GET") {
       auto r = getFunction(req, name, region, false);
-      if (r) r->set("x-amzn-RequestId", requestId);
       co_return r;
     }
     if (rest == "configuration" && m == "GET") {
       auto r = getFunction(req, name, region, true);
-      if (r) r->set("x-amzn-RequestId", requestId);
       co_return r;
     }
     if (rest.empty() && m == "DELETE") {
@@ -143,7 +138,7 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
         co_return fail(Code::kResourceNotFound, "Function not found: " + (*e)->record.arn() + ":" + qualifier);
       auto removed = co_await registry_.remove((*e)->record.name);
       if (!removed) co_return std::unexpected(removed.error());
-      co_return emptyResponse(204, requestId);
+      co_return emptyResponse(204);
     }
     if ((rest == "code" || rest == "configuration") && m == "PUT") {
       auto e = lookup(name, region, "", false);
@@ -166,14 +161,14 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
         if (!rev) co_return std::unexpected(rev.error());
         if (dryRun->value_or(false)) {
           json::object cfg = (*e)->record.toConfiguration();
-          co_return jsonResponse(200, cfg, requestId);
+          co_return jsonResponse(200, cfg);
         }
         updated = co_await registry_.updateCode((*e)->record.name, std::move(*zip), rev->value_or(""));
       } else {
         updated = co_await registry_.updateConfiguration((*e)->record.name, *body);
       }
       if (!updated) co_return std::unexpected(updated.error());
-      co_return jsonResponse(200, updated->toConfiguration(), requestId);
+      co_return jsonResponse(200, updated->toConfiguration());
     }
   }
   co_return fail(Code::kUnknownOperation, "No operation matches " + m + " " + std::string(path) +
@@ -269,7 +264,7 @@ Result<http::Response> LambdaApi::getFunction(const http::Request& req, const st
   auto e = lookup(fn, region, queryParam(req, "Qualifier"), false, 170);
   if (!e) return std::unexpected(e.error());
   const FunctionRecord& r = (*e)->record;
-  if (configurationOnly) return jsonResponse(200, r.toConfiguration(), "");
+  if (configurationOnly) return jsonResponse(200, r.toConfiguration());
   json::object out;
   out["Configuration"] = r.toConfiguration();
   out["Code"] = json::object{{"RepositoryType", "S3"}, {"Location", codeLocation(req, r)}};
@@ -278,7 +273,7 @@ Result<http::Response> LambdaApi::getFunction(const http::Request& req, const st
     for (auto& [k, v] : r.tags) tags[k] = v;
     out["Tags"] = std::move(tags);
   }
-  return jsonResponse(200, out, "");
+  return jsonResponse(200, out);
 }
 
 Result<http::Response> LambdaApi::listFunctions(const http::Request& req) {
@@ -320,7 +315,7 @@ Result<http::Response> LambdaApi::listFunctions(const http::Request& req) {
   }
   json::object out{{"Functions", std::move(functions)}};
   if (more) out["NextMarker"] = core::base64Encode(last);
-  return jsonResponse(200, out, "");
+  return jsonResponse(200, out);
 }
 
 Result<http::Response> LambdaApi::accountSettings() {
@@ -333,7 +328,7 @@ Result<http::Response> LambdaApi::accountSettings() {
                                     {"ConcurrentExecutions", options_.accountConcurrency},
                                     {"UnreservedConcurrentExecutions", options_.accountConcurrency}}},
       {"AccountUsage", json::object{{"TotalCodeSize", total}, {"FunctionCount", int64_t(registry_.all().size())}}}};
-  return jsonResponse(200, out, "");
+  return jsonResponse(200, out);
 }
 
 asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, const std::string& fn,
@@ -368,7 +363,7 @@ asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, co
       co_return fail(Code::kInvalidRequestContent, "Client context must be a valid Base64-encoded JSON object.");
     clientContext = std::move(*decoded);
   }
-  if (type == "DryRun") co_return emptyResponse(204, requestId);
+  if (type == "DryRun") co_return emptyResponse(204);
   if (type == "Event")
     co_return fail(Code::kInvalidParameterValue,
                    "InvocationType Event (asynchronous invoke) is not supported by this version of lamina yet; invoke "
@@ -387,7 +382,6 @@ asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, co
   http::Response r;
   r.status = 200;
   r.set("Content-Type", "application/json");
-  r.set("x-amzn-RequestId", requestId);
   r.set("X-Amz-Executed-Version", result->executedVersion);
   if (result->functionError) r.set("X-Amz-Function-Error", "Unhandled");
   if (sync.wantLogTail) r.set("X-Amz-Log-Result", result->logResult);

@@ -11,9 +11,7 @@ std::string newUuid();
 // `bytes` random bytes as lowercase hex.
 std::string randomHex(size_t bytes);
 
-}  // namespace lamina::core
-
-namespace lamina::core {
 // 24 lowercase hex digits: the random part of an X-Ray trace id.
 inline std::string randomHexForTrace() { return randomHex(12); }
+
 }  // namespace lamina::core

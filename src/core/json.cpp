@@ -22,6 +22,11 @@ Result<json::object> parseJsonObject(std::string_view text) {
 
 std::string serialize(const json::value& v) { return json::serialize(v); }
 
+std::string errorDocument(std::string_view type, std::string_view message) {
+  json::object o{{"errorMessage", message}, {"errorType", type}};
+  return json::serialize(o);
+}
+
 namespace {
 std::unexpected<Error> wrongType(std::string_view key, std::string_view want) {
   return fail(Code::kInvalidRequestContent,

@@ -22,6 +22,10 @@ Result<json::object> parseJsonObject(std::string_view text);
 
 std::string serialize(const json::value& v);
 
+// Lambda's error document {"errorMessage":…,"errorType":…}: what the platform returns to the caller
+// for errors it generates (timeouts, crashes, oversize responses, init failures).
+std::string errorDocument(std::string_view type, std::string_view message);
+
 // Typed optional readers: absent or null → nullopt; wrong type → kInvalidRequestContent naming `key`.
 Result<std::optional<std::string>> getString(const json::object& o, std::string_view key);
 Result<std::optional<int64_t>> getInt(const json::object& o, std::string_view key);

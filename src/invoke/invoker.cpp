@@ -11,6 +11,7 @@
 
 #include "core/crypto.h"
 #include "core/ids.h"
+#include "core/json.h"
 
 namespace lamina::invoke {
 
@@ -18,11 +19,6 @@ namespace asio = boost::asio;
 using Outcome = runtime::Invocation::Outcome;
 
 namespace {
-
-std::string errorDocument(std::string_view type, std::string_view message) {
-  boost::json::object o{{"errorMessage", message}, {"errorType", type}};
-  return boost::json::serialize(o);
-}
 
 std::string tailOf(const std::string& log) {
   std::string_view v = log;
@@ -91,7 +87,7 @@ asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
       out.contentType = std::move(inv.contentType);
       break;
     case Outcome::kFunctionError:
-      out.body = inv.result.empty() ? errorDocument(inv.errorType.empty() ? "Unhandled" : inv.errorType, "")
+      out.body = inv.result.empty() ? core::errorDocument(inv.errorType.empty() ? "Unhandled" : inv.errorType, "")
                                     : std::move(inv.result);
       out.functionError = true;
       break;
@@ -105,7 +101,7 @@ asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
       std::string line = core::isoTimestamp(clock_.nowMs()) + " " + req.requestId + " " + msg;
       env->platformLog(line);
       inv.logTail += line + "\n";
-      out.body = errorDocument("Sandbox.Timedout", "RequestId: " + req.requestId + " Error: " + msg);
+      out.body = core::errorDocument("Sandbox.Timedout", "RequestId: " + req.requestId + " Error: " + msg);
       out.functionError = true;
       status = "\tStatus: timeout";
       break;
@@ -116,7 +112,7 @@ asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
       env->platformLog(msg);
       env->platformLog("Runtime.ExitError");
       inv.logTail += msg + "\nRuntime.ExitError\n";
-      out.body = errorDocument("Runtime.ExitError", msg);
+      out.body = core::errorDocument("Runtime.ExitError", msg);
       out.functionError = true;
       status = "\tStatus: error\tError Type: Runtime.ExitError";
       break;

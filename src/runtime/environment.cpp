@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/ids.h"
+#include "core/json.h"
 #include "core/offload.h"
 #include "core/strings.h"
 #include "http/server.h"
@@ -65,16 +66,12 @@ http::Response apiError(int status, std::string_view type, std::string_view mess
 
 http::Response accepted() { return jsonResponse(202, R"({"status":"OK"})"); }
 
-std::string errorDocument(std::string_view type, std::string_view message) {
-  boost::json::object o{{"errorType", type}, {"errorMessage", message}};
-  return boost::json::serialize(o);
-}
-
 }  // namespace
 
 Environment::Environment(const EnvironmentDeps& deps, std::shared_ptr<const FunctionImage> image)
     : impl_(std::make_unique<Impl>(deps.io)), deps_(deps), image_(std::move(image)) {
   int64_t now = deps_.clock.nowMs();
+  logGroup_ = "/aws/lambda/" + image_->name;
   logStream_ = core::logStreamDate(now) + "/[" + image_->version + "]" + core::randomHex(16);
 }
 
@@ -103,7 +100,7 @@ uint64_t Environment::peakMemoryMb() const {
 }
 
 void Environment::platformLog(std::string_view line) {
-  deps_.logs.append("/aws/lambda/" + image_->name, logStream_, deps_.clock.nowMs(), line);
+  deps_.logs.append(logGroup_, logStream_, deps_.clock.nowMs(), line);
   if (Invocation* inv = impl_->current) {
     inv->logTail.append(line);
     inv->logTail.push_back('\n');
@@ -181,7 +178,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   auto failWith = [&](std::string type, std::string message) {
     shutdown();
     return std::unexpected(
-        InitFailure{type, errorDocument(type, "RequestId: " + firstRequestId + " Error: " + message)});
+        InitFailure{type, core::errorDocument(type, "RequestId: " + firstRequestId + " Error: " + message)});
   };
 
   std::weak_ptr<Environment> weak = self;
@@ -231,7 +228,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
       "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(img.memoryMb),
       "AWS_LAMBDA_FUNCTION_VERSION=" + img.version,
       "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
-      "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + img.name,
+      "AWS_LAMBDA_LOG_GROUP_NAME=" + logGroup_,
       "AWS_LAMBDA_LOG_STREAM_NAME=" + logStream_,
       "AWS_ACCESS_KEY_ID=" + deps_.accessKeyId,
       "AWS_ACCESS_KEY=" + deps_.accessKeyId,
@@ -266,12 +263,12 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
     body = impl.initError->body;
   } else if (state_ == State::kDead) {
     type = "Runtime.ExitError";
-    body = errorDocument(type, "RequestId: " + firstRequestId +
-                                   " Error: Runtime exited with error: " + impl.exitReason.value_or("signal: killed"));
+    body = core::errorDocument(type, "RequestId: " + firstRequestId + " Error: Runtime exited with error: " +
+                                         impl.exitReason.value_or("signal: killed"));
   } else {
     status = "timeout";
     type = "Sandbox.Timedout";
-    body = errorDocument(type, "RequestId: " + firstRequestId + " Error: Task timed out after 10.00 seconds");
+    body = core::errorDocument(type, "RequestId: " + firstRequestId + " Error: Task timed out after 10.00 seconds");
   }
   drainOutput(*this, impl, true);
   platformLog(fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: {}\tError Type: {}",
@@ -367,7 +364,7 @@ asio::awaitable<http::Response> handleRuntimeApi([[maybe_unused]] std::shared_pt
     std::string type(req.header("lambda-runtime-function-error-type"));
     impl.initError =
         InitFailure{type.empty() ? "Runtime.Unknown" : type,
-                    req.body.empty() ? errorDocument(type.empty() ? "Runtime.Unknown" : type, "") : req.body};
+                    req.body.empty() ? core::errorDocument(type.empty() ? "Runtime.Unknown" : type, "") : req.body};
     impl.initDone.notify();
     co_return accepted();
   }
@@ -386,7 +383,7 @@ asio::awaitable<http::Response> handleRuntimeApi([[maybe_unused]] std::shared_pt
       inv->outcome = Outcome::kResponseTooLarge;
       inv->errorType = "Function.ResponseSizeTooLarge";
       std::string_view len = req.header("content-length");
-      inv->result = errorDocument(
+      inv->result = core::errorDocument(
           "Function.ResponseSizeTooLarge",
           fmt::format("Response payload size ({} bytes) exceeded maximum allowed payload size ({} bytes).",
                       len.empty() ? std::string("unknown") : std::string(len), kMaxResponseBytes));

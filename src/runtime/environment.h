@@ -105,6 +105,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
   std::shared_ptr<const FunctionImage> image_;
   State state_ = State::kCreating;
   double initDurationMs_ = 0;
+  std::string logGroup_;  // "/aws/lambda/<name>", built once: every log line names it
   std::string logStream_;
   friend struct Impl;
 };
