@@ -18,6 +18,7 @@ std::shared_ptr<const runtime::FunctionImage> FunctionRegistry::imageOf(const Fu
   img->handler = r.handler;
   img->codeDir = deps_.code.treePath(r.codeSha256Hex);
   img->memoryMb = r.memorySize;
+  img->ephemeralStorageMb = r.ephemeralStorage;
   img->timeoutSec = r.timeout;
   img->variables.assign(r.variables.begin(), r.variables.end());
   img->revision = r.revisionId;

@@ -108,13 +108,15 @@ asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
     }
     case Outcome::kExited:
     case Outcome::kPending: {
+      // AWS names an out-of-memory kill Runtime.OutOfMemory, with the same message.
+      const char* type = inv.outOfMemory ? "Runtime.OutOfMemory" : "Runtime.ExitError";
       std::string msg = "RequestId: " + req.requestId + " Error: Runtime exited with error: " + inv.exitReason;
       env->platformLog(msg);
-      env->platformLog("Runtime.ExitError");
-      inv.logTail += msg + "\nRuntime.ExitError\n";
-      out.body = core::errorDocument("Runtime.ExitError", msg);
+      env->platformLog(type);
+      inv.logTail += msg + "\n" + type + "\n";
+      out.body = core::errorDocument(type, msg);
       out.functionError = true;
-      status = "\tStatus: error\tError Type: Runtime.ExitError";
+      status = std::string("\tStatus: error\tError Type: ") + type;
       break;
     }
   }

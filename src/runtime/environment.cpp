@@ -8,8 +8,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <mutex>
 
 #include "core/ids.h"
 #include "core/json.h"
@@ -17,6 +20,7 @@
 #include "core/strings.h"
 #include "http/server.h"
 #include "runtime/notifier.h"
+#include "sandbox/netns.h"
 
 namespace lamina::runtime {
 
@@ -29,11 +33,78 @@ constexpr size_t kMaxResponseBytes = 6 * 1024 * 1024 + 100;
 constexpr auto kInitLimit = std::chrono::seconds(10);
 constexpr size_t kTailKeep = 8 * 1024;
 
+// What the blocking pool works on: cleanup and freezing happen there, after the environment
+// itself may be gone. `mu` serializes the cgroup steps (the Cgroup is one-thread-at-a-time).
+struct Resources {
+  std::mutex mu;
+  std::unique_ptr<sandbox::Cgroup> cgroup;
+  std::unique_ptr<sandbox::Process> process;
+  core::UniqueFd netns;
+};
+
+// Kills and reaps everything of an environment, then removes its cgroup. Blocking.
+struct CleanupJob {
+  std::shared_ptr<Resources> res;
+  void operator()() const {
+    std::lock_guard lock(res->mu);
+    if (res->cgroup) static_cast<void>(res->cgroup->killAll());  // thaws a frozen group too
+    if (res->process) res->process->kill();
+    res->process.reset();  // reaps
+    if (res->cgroup) static_cast<void>(res->cgroup->remove());
+    res->cgroup.reset();
+    res->netns.reset();
+  }
+};
+
+struct FreezeJob {
+  std::shared_ptr<Resources> res;
+  bool freeze;
+  Result<void> operator()() const {
+    std::lock_guard lock(res->mu);
+    if (!res->cgroup) return fail(Code::kInternal, "no cgroup");
+    return freeze ? res->cgroup->freeze() : res->cgroup->thaw();
+  }
+};
+
+// Network namespace, listeners inside it and the cgroup of a new isolated environment. Blocking.
+struct Prepared {
+  core::UniqueFd netns, api, edge;
+  std::unique_ptr<sandbox::Cgroup> cgroup;
+};
+struct PrepareJob {
+  sandbox::CgroupManager* cgroups;
+  std::string cgroupName;
+  sandbox::CgroupLimits limits;
+  uint16_t edgePort;
+  Result<Prepared> operator()() const {
+    Prepared p;
+    auto ns = sandbox::createNetNamespace();
+    if (!ns) return std::unexpected(ns.error());
+    p.netns = std::move(ns->fd);
+    auto api = sandbox::listenInNamespace(p.netns.get(), "127.0.0.1", 9001);
+    if (!api) return std::unexpected(api.error());
+    p.api = std::move(*api);
+    auto edge = sandbox::listenInNamespace(p.netns.get(), "127.0.0.1", edgePort);
+    if (!edge) return std::unexpected(edge.error());
+    p.edge = std::move(*edge);
+    if (cgroups) {
+      auto cg = cgroups->create(cgroupName, limits);
+      if (!cg) return std::unexpected(cg.error());
+      p.cgroup = std::move(*cg);
+    }
+    return p;
+  }
+};
+
 struct Environment::Impl {
-  explicit Impl(asio::io_context& io) : exitWatch(io), output(io) {}
+  explicit Impl(asio::io_context& io) : exitWatch(io), output(io), freezeTimer(io) {}
 
   std::unique_ptr<http::Server> api;
-  std::unique_ptr<sandbox::Process> process;
+  std::unique_ptr<http::Server> edge;  // isolated: the edge API inside the namespace
+  std::shared_ptr<Resources> res = std::make_shared<Resources>();
+  sandbox::Process* process = nullptr;  // res->process, for the I/O thread
+  sandbox::Cgroup* cgroup = nullptr;    // res->cgroup; reads only here (peak, OOM, CPU quota)
+  sandbox::CgroupLimits limits;
   asio::posix::stream_descriptor exitWatch;
   asio::posix::stream_descriptor output;
   Notifier initDone, nextReady, invokeDone;
@@ -46,6 +117,14 @@ struct Environment::Impl {
   Clock::time_point spawnedAt;
   Clock::time_point peakSampledAt;
   uint64_t peakBytes = 0;
+  bool outOfMemory = false;
+  // Freezing (I/O thread's view): armed timer, a freeze or thaw running on the pool, frozen.
+  asio::steady_timer freezeTimer;
+  bool freezeArmed = false, freezeBusy = false, frozen = false, freezeBroken = false;
+  bool inPool = false;  // idle in the scheduler's pool (idle() .. wake())
+  Clock::time_point idleSince;
+  Notifier freezeDone, exited;
+  bool stopping = false;
   std::array<char, 16384> buf{};
 };
 
@@ -92,7 +171,12 @@ uint64_t Environment::peakMemoryMb() const {
   auto now = Clock::now();
   if (impl.process &&
       (impl.peakSampledAt == Clock::time_point() || now - impl.peakSampledAt > std::chrono::milliseconds(100))) {
-    uint64_t bytes = impl.process->peakMemoryBytes();
+    uint64_t bytes = 0;
+    if (impl.cgroup) {
+      if (auto peak = impl.cgroup->peakMemoryBytes()) bytes = *peak;
+    } else {
+      bytes = impl.process->peakMemoryBytes();
+    }
     if (bytes > 0) impl.peakBytes = std::max(impl.peakBytes, bytes);
     impl.peakSampledAt = now;
   }
@@ -161,8 +245,14 @@ static asio::awaitable<void> readOutput(std::shared_ptr<Environment> self, Envir
 
 static asio::awaitable<void> watchExit(std::shared_ptr<Environment> self, Environment::Impl& impl) {
   co_await impl.exitWatch.async_wait(asio::posix::stream_descriptor::wait_read, kTuple);
+  impl.exited.notify();
+  if (self->state() == Environment::State::kDead) co_return;  // shut down by us: nothing to report
   std::optional<int> status = impl.process ? impl.process->tryReap() : std::nullopt;
   impl.exitReason = status ? sandbox::describeWaitStatus(*status) : std::string("signal: killed");
+  if (impl.cgroup) {
+    auto oom = impl.cgroup->oomKilled();
+    impl.outOfMemory = oom && *oom;
+  }
   drainOutput(*self, impl, true);
   self->shutdown();
 }
@@ -182,27 +272,62 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   };
 
   std::weak_ptr<Environment> weak = self;
-  auto server =
-      http::Server::listen(deps_.io, "127.0.0.1", 0, http::ServerOptions{kMaxResponseBytes, std::chrono::seconds(0)},
-                           [weak](http::Request& req) -> asio::awaitable<http::Response> {
-                             auto env = weak.lock();
-                             if (!env) co_return apiError(500, "InternalServerError", "environment is gone");
-                             co_return co_await handleRuntimeApi(env, *env->impl_, env->state_, req);
-                           });
-  if (!server) co_return failWith("Runtime.Unknown", server.error().message());
-  impl.api = std::move(*server);
+  http::Handler runtimeApi = [weak](http::Request& req) -> asio::awaitable<http::Response> {
+    auto env = weak.lock();
+    if (!env) co_return apiError(500, "InternalServerError", "environment is gone");
+    co_return co_await handleRuntimeApi(env, *env->impl_, env->state_, req);
+  };
+  const http::ServerOptions runtimeApiOptions{kMaxResponseBytes, std::chrono::seconds(0)};
+  const Isolation& iso = deps_.isolation;
+  const FunctionImage& img = *image_;
+  std::string runtimeApiAddress, edgeEndpoint = deps_.edgeEndpoint;
+  if (iso.namespaces) {
+    impl.limits = sandbox::limitsForMemory(img.memoryMb, iso.hostCpus);
+    PrepareJob prepare{iso.cgroups, "env-" + core::randomHex(12), impl.limits, iso.edgePort};
+    auto prepared = co_await core::offload(deps_.blocking, std::move(prepare));
+    if (!prepared) co_return failWith("Runtime.Unknown", "could not create the sandbox: " + prepared.error().message());
+    impl.res->netns = std::move(prepared->netns);
+    impl.res->cgroup = std::move(prepared->cgroup);
+    impl.cgroup = impl.res->cgroup.get();
+    if (impl.cgroup) {  // Init at full speed (Lambda's init boost); the share applies from the first invoke
+      auto full = sandbox::limitsForMemory(sandbox::kMbPerVcpu * iso.hostCpus, iso.hostCpus);
+      if (auto r = impl.cgroup->setCpuQuota(full.cpuQuotaUs, full.cpuPeriodUs); !r)
+        co_return failWith("Runtime.Unknown", r.error().message());
+    }
+    auto api = http::Server::adopt(deps_.io, prepared->api.release(), runtimeApiOptions, std::move(runtimeApi));
+    if (!api) co_return failWith("Runtime.Unknown", api.error().message());
+    impl.api = std::move(*api);
+    auto edge = http::Server::adopt(deps_.io, prepared->edge.release(), iso.edgeOptions, iso.edgeHandler);
+    if (!edge) co_return failWith("Runtime.Unknown", edge.error().message());
+    impl.edge = std::move(*edge);
+    impl.edge->start();
+    runtimeApiAddress = "127.0.0.1:9001";
+    edgeEndpoint = "http://127.0.0.1:" + std::to_string(iso.edgePort);
+  } else {
+    auto api = http::Server::listen(deps_.io, "127.0.0.1", 0, runtimeApiOptions, std::move(runtimeApi));
+    if (!api) co_return failWith("Runtime.Unknown", api.error().message());
+    impl.api = std::move(*api);
+    runtimeApiAddress = impl.api->address();
+  }
   impl.api->start();
 
-  auto launch = deps_.runtimes.launch(*image_);
+  std::string task = iso.namespaces ? std::string("/var/task") : img.codeDir.string();
+  std::string runtimeDir = iso.namespaces ? std::string("/var/runtime") : deps_.runtimes.dir().string();
+  auto launch = deps_.runtimes.launch(img, task, runtimeDir);
   if (!launch) co_return failWith("Runtime.InvalidEntrypoint", launch.error().message());
 
-  const FunctionImage& img = *image_;
   sandbox::ProcessSpec spec;
   spec.executable = launch->executable;
   spec.argv = launch->argv;
-  spec.cwd = img.codeDir;
+  spec.cwd = task;
   spec.memoryMb = img.memoryMb;
-  std::string task = img.codeDir.string();
+  if (iso.namespaces) {
+    spec.taskDir = img.codeDir;
+    spec.runtimeDir = deps_.runtimes.dir();
+    spec.tmpSizeMb = img.ephemeralStorageMb;
+    spec.netnsFd = impl.res->netns.get();
+    spec.cgroup = impl.cgroup;
+  }
   spec.env = {
       "PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
       "LANG=en_US.UTF-8",
@@ -218,7 +343,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   }
   for (auto& e : launch->env) spec.env.push_back(std::move(e));
   std::vector<std::string> reserved = {
-      "AWS_LAMBDA_RUNTIME_API=" + impl.api->address(),
+      "AWS_LAMBDA_RUNTIME_API=" + runtimeApiAddress,
       "_HANDLER=" + img.handler,
       "LAMBDA_TASK_ROOT=" + task,
       "LAMBDA_RUNTIME_DIR=/var/runtime",
@@ -234,7 +359,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
       "AWS_ACCESS_KEY=" + deps_.accessKeyId,
       "AWS_SECRET_ACCESS_KEY=" + deps_.secretAccessKey,
       "AWS_SESSION_TOKEN=",
-      "AWS_ENDPOINT_URL=" + deps_.edgeEndpoint,
+      "AWS_ENDPOINT_URL=" + edgeEndpoint,
   };
   for (auto& e : reserved) spec.env.push_back(std::move(e));
 
@@ -243,8 +368,14 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   sandbox::Sandbox& sb = deps_.sandbox;
   auto spawnJob = [&sb, spec = std::move(spec)]() { return sb.spawn(spec); };
   auto proc = co_await core::offload(deps_.blocking, std::move(spawnJob));
-  if (!proc) co_return failWith("Runtime.Unknown", "could not start the runtime: " + proc.error().message());
-  impl.process = std::move(*proc);
+  if (!proc) {
+    // exec's EACCES/ENOENT: a bootstrap the sandbox user may not run (AWS says the same).
+    bool entry = proc.error().message().find("exec:") != std::string::npos;
+    co_return failWith(entry ? "Runtime.InvalidEntrypoint" : "Runtime.Unknown",
+                       "could not start the runtime: " + proc.error().message());
+  }
+  impl.res->process = std::move(*proc);
+  impl.process = impl.res->process.get();
   impl.exitWatch.assign(::dup(impl.process->exitFd()));
   impl.output.assign(::dup(impl.process->outputFd()));
   asio::co_spawn(deps_.io, watchExit(self, impl), asio::detached);
@@ -254,7 +385,13 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   while (!impl.initCompleted && !impl.initError && state_ != State::kDead && Clock::now() < deadline)
     co_await impl.initDone.waitUntil(deadline);
   initDurationMs_ = std::chrono::duration<double, std::milli>(Clock::now() - impl.spawnedAt).count();
-  if (impl.initCompleted) co_return std::expected<void, InitFailure>();
+  if (impl.initCompleted) {
+    if (impl.cgroup) {  // the end of the init boost: the MemorySize share from now on
+      if (auto r = impl.cgroup->setCpuQuota(impl.limits.cpuQuotaUs, impl.limits.cpuPeriodUs); !r)
+        co_return failWith("Runtime.Unknown", r.error().message());
+    }
+    co_return std::expected<void, InitFailure>();
+  }
 
   std::string type, body;
   std::string status = "error";
@@ -262,7 +399,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
     type = impl.initError->errorType;
     body = impl.initError->body;
   } else if (state_ == State::kDead) {
-    type = "Runtime.ExitError";
+    type = impl.outOfMemory ? "Runtime.OutOfMemory" : "Runtime.ExitError";
     body = core::errorDocument(type, "RequestId: " + firstRequestId + " Error: Runtime exited with error: " +
                                          impl.exitReason.value_or("signal: killed"));
   } else {
@@ -294,6 +431,7 @@ asio::awaitable<void> Environment::invoke(Invocation& inv) {
     if (state_ == State::kDead) {
       inv.outcome = Invocation::Outcome::kExited;
       inv.exitReason = impl.exitReason.value_or("signal: killed");
+      inv.outOfMemory = impl.outOfMemory;
     } else {
       inv.outcome = Invocation::Outcome::kTimeout;
     }
@@ -311,11 +449,108 @@ void Environment::shutdown() {
   state_ = State::kDead;
   if (impl.process) impl.process->kill();
   if (impl.api) impl.api->stop();
+  if (impl.edge) impl.edge->stop();
   boost::system::error_code ec;
   impl.output.cancel(ec);
+  impl.exitWatch.cancel(ec);
+  impl.freezeTimer.cancel();
   impl.initDone.notify();
   impl.nextReady.notify();
   impl.invokeDone.notify();
+  impl.exited.notify();
+  impl.peakSampledAt = {};  // a last look at the peak (an OOM kill's REPORT shows it) while it exists
+  static_cast<void>(peakMemoryMb());
+  impl.process = nullptr;
+  impl.cgroup = nullptr;
+  // Reaping, killing a frozen group and removing it block: the pool does it, after any freeze
+  // still running there (Resources::mu).
+  asio::post(deps_.blocking, CleanupJob{impl.res});
+}
+
+static asio::awaitable<void> gracefulStop(std::shared_ptr<Environment> self, Environment::Impl& impl,
+                                          std::chrono::milliseconds grace) {
+  if (!co_await self->wake()) co_return;
+  if (self->state() == Environment::State::kDead) co_return;
+  impl.process->terminate();
+  auto deadline = Clock::now() + grace;
+  while (self->state() != Environment::State::kDead && Clock::now() < deadline)
+    co_await impl.exited.waitUntil(deadline);
+  self->shutdown();
+}
+
+void Environment::stop() {
+  Impl& impl = *impl_;
+  if (state_ == State::kDead || impl.stopping) return;
+  impl.stopping = true;
+  if (!impl.process || deps_.isolation.shutdownGrace.count() <= 0) {
+    shutdown();
+    return;
+  }
+  asio::co_spawn(deps_.io, gracefulStop(shared_from_this(), impl, deps_.isolation.shutdownGrace), asio::detached);
+}
+
+static asio::awaitable<void> freezeNow(std::shared_ptr<Environment> self, Environment::Impl& impl) {
+  impl.freezeBusy = true;
+  FreezeJob job{impl.res, true};  // named: GCC 12 destroys temporaries in co_await twice
+  auto frozen = co_await core::offload(self->deps().blocking, std::move(job));
+  impl.freezeBusy = false;
+  if (frozen) {
+    impl.frozen = true;
+  } else {
+    impl.freezeBroken = true;  // e.g. no freezer: never try again for this environment
+    std::fprintf(stderr, "lamina: cannot freeze an idle environment of %s: %s\n", self->image().name.c_str(),
+                 frozen.error().message().c_str());
+  }
+  impl.freezeDone.notify();
+}
+
+static void armFreeze(const std::shared_ptr<Environment>& self, Environment::Impl& impl,
+                      std::chrono::steady_clock::duration after) {
+  impl.freezeArmed = true;
+  impl.freezeTimer.expires_after(after);
+  std::weak_ptr<Environment> weak = self;
+  impl.freezeTimer.async_wait([weak, &impl](boost::system::error_code ec) {
+    auto env = weak.lock();
+    if (!env) return;
+    impl.freezeArmed = false;
+    if (ec || env->state() != Environment::State::kReady || !impl.inPool || impl.stopping) return;
+    auto idleFor = Clock::now() - impl.idleSince;
+    auto wanted = env->deps().isolation.freezeAfter;
+    if (idleFor < wanted) {  // used and released again since the timer was armed
+      armFreeze(env, impl, wanted - idleFor);
+      return;
+    }
+    asio::co_spawn(env->deps().io, freezeNow(env, impl), asio::detached);
+  });
+}
+
+void Environment::idle() {
+  Impl& impl = *impl_;
+  impl.inPool = true;
+  impl.idleSince = Clock::now();
+  if (!impl.cgroup || impl.freezeBroken || deps_.isolation.freezeAfter.count() <= 0) return;
+  if (impl.freezeArmed || impl.frozen || impl.freezeBusy || state_ != State::kReady) return;
+  armFreeze(shared_from_this(), impl, deps_.isolation.freezeAfter);
+}
+
+asio::awaitable<bool> Environment::wake() {
+  Impl& impl = *impl_;
+  impl.inPool = false;
+  while (impl.freezeBusy) co_await impl.freezeDone.wait();
+  if (state_ == State::kDead) co_return false;
+  if (!impl.frozen) co_return true;
+  auto self = shared_from_this();
+  impl.freezeBusy = true;
+  FreezeJob job{impl.res, false};
+  auto thawed = co_await core::offload(deps_.blocking, std::move(job));
+  impl.freezeBusy = false;
+  impl.freezeDone.notify();
+  if (!thawed) {
+    shutdown();
+    co_return false;
+  }
+  impl.frozen = false;
+  co_return state_ != State::kDead;
 }
 
 // `self` keeps the environment alive while a request (a long-polling /next) waits in here.

@@ -3,6 +3,12 @@
 //   Creating → Initializing → Ready ⇄ Busy → Dead
 // Init ends at the runtime's first GET /next. One invocation at a time.
 //
+// Isolated (Isolation::namespaces): the environment also owns a network namespace holding its
+// Runtime API (127.0.0.1:9001) and an edge listener, and a cgroup (memory = MemorySize, CPU share,
+// pids). Init runs at full CPU (as Lambda's init boost), then the quota drops to the MemorySize
+// share. An idle environment is frozen after Isolation::freezeAfter and thawed when handed out.
+// Every blocking cgroup step (create, freeze, kill, remove) runs on the blocking pool.
+//
 // Threading: lives on the daemon's I/O io_context; every method must be called from that thread.
 // Lifetime: shared_ptr, because Runtime API connections and the exit watcher hold a reference while
 // they wait; shutdown() wakes them all so the object can go away.
@@ -18,8 +24,10 @@
 #include "core/log_sink.h"
 #include "core/result.h"
 #include "core/time.h"
+#include "http/server.h"
 #include "runtime/function_image.h"
 #include "runtime/runtimes.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 
 namespace boost::asio {
@@ -40,17 +48,30 @@ struct Invocation {
   int64_t deadlineMs = 0;  // epoch ms, sent as Lambda-Runtime-Deadline-Ms
 
   Outcome outcome = Outcome::kPending;
-  std::string result;       // response body, or the error document
-  std::string errorType;    // Lambda-Runtime-Function-Error-Type, or the platform's error type
-  std::string contentType;  // of a successful response
-  std::string exitReason;   // "exit status 1" when the runtime died
-  std::string logTail;      // every log line of this invocation (the caller trims to 4 KB)
+  std::string result;        // response body, or the error document
+  std::string errorType;     // Lambda-Runtime-Function-Error-Type, or the platform's error type
+  std::string contentType;   // of a successful response
+  std::string exitReason;    // "exit status 1" when the runtime died
+  bool outOfMemory = false;  // ... killed by the cgroup's OOM killer (Runtime.OutOfMemory)
+  std::string logTail;       // every log line of this invocation (the caller trims to 4 KB)
 };
 
 // Why Init failed, for the caller of the first invocation.
 struct InitFailure {
   std::string errorType;  // "Runtime.ExitError", the type posted to /init/error, ...
   std::string body;       // the error document to return to the caller
+};
+
+// How environments are isolated; all off for the plain process sandbox.
+struct Isolation {
+  bool namespaces = false;                    // the sandbox is the namespace backend
+  sandbox::CgroupManager* cgroups = nullptr;  // null: no cgroups (not root, or none usable)
+  int hostCpus = 1;
+  http::Handler edgeHandler;  // serves lamina's AWS APIs inside each environment's namespace
+  http::ServerOptions edgeOptions;
+  uint16_t edgePort = 0;                         // the port the edge listens on inside (the daemon's own port)
+  std::chrono::milliseconds freezeAfter{100};    // idle time before an environment is frozen
+  std::chrono::milliseconds shutdownGrace{500};  // SIGTERM → SIGKILL on a graceful stop
 };
 
 struct EnvironmentDeps {
@@ -62,6 +83,7 @@ struct EnvironmentDeps {
   const core::Clock& clock;
   std::string edgeEndpoint;  // "http://127.0.0.1:9001": AWS_ENDPOINT_URL for function code
   std::string accessKeyId, secretAccessKey;
+  Isolation isolation;
 };
 
 class Environment : public std::enable_shared_from_this<Environment> {
@@ -82,13 +104,24 @@ class Environment : public std::enable_shared_from_this<Environment> {
   // environment is Ready again, or Dead (timeout, crash, oversize response).
   boost::asio::awaitable<void> invoke(Invocation& inv);
 
-  // Kills the process and wakes every waiter; the environment is Dead. Idempotent.
+  // Kills the process and wakes every waiter; the environment is Dead. Idempotent. Cleanup of
+  // the process, cgroup and namespace finishes on the blocking pool.
   void shutdown();
+  // Graceful: thaws, SIGTERM to the runtime, then shutdown() once it exits or after the grace
+  // period. For idle environments (keep-alive expiry, retirement, eviction).
+  void stop();
+
+  // Called when the environment goes back to its pool: arms the idle freeze.
+  void idle();
+  // Before handing an idle environment out: waits for a freeze in progress and thaws. False if
+  // the environment could not be thawed (it is then Dead).
+  boost::asio::awaitable<bool> wake();
 
   // Writes a platform line (START/END/REPORT) to the log stream and the current invocation's tail.
   void platformLog(std::string_view line);
 
   State state() const { return state_; }
+  const EnvironmentDeps& deps() const { return deps_; }
   const FunctionImage& image() const { return *image_; }
   const std::shared_ptr<const FunctionImage>& imagePtr() const { return image_; }
   double initDurationMs() const { return initDurationMs_; }

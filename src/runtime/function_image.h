@@ -19,6 +19,7 @@ struct FunctionImage {
   std::string handler;
   std::filesystem::path codeDir;  // extracted, read-only code tree
   int memoryMb = 128;
+  int ephemeralStorageMb = 512;  // size of /tmp
   int timeoutSec = 3;
   std::vector<std::pair<std::string, std::string>> variables;  // customer environment variables
   // Changes with every change of code or configuration; environments of another revision are

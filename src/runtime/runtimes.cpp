@@ -110,14 +110,15 @@ Result<void> RuntimeCatalog::check(const std::string& runtime) {
                                                 "provided.al2023 and the python3.x versions installed on this host.");
 }
 
-Result<Launch> RuntimeCatalog::launch(const FunctionImage& image) {
+Result<Launch> RuntimeCatalog::launch(const FunctionImage& image, const std::string& taskRoot,
+                                      const std::string& runtimeRoot) {
   Launch l;
   if (isProvided(image.runtime)) {
     auto bootstrap = image.codeDir / "bootstrap";
     if (!isExecutableFile(bootstrap))
       return fail(Code::kInvalidParameterValue,
                   "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]");
-    l.executable = bootstrap.string();
+    l.executable = taskRoot + "/bootstrap";
     l.argv = {l.executable};
     return l;
   }
@@ -125,7 +126,7 @@ Result<Launch> RuntimeCatalog::launch(const FunctionImage& image) {
     auto interp = findInterpreter(image.runtime);
     if (!interp) return fail(Code::kInvalidParameterValue, "python interpreter " + image.runtime + " is not available");
     l.executable = *interp;
-    l.argv = {*interp, "-u", (dir_ / "python" / "bootstrap.py").string()};
+    l.argv = {*interp, "-u", runtimeRoot + "/python/bootstrap.py"};
     l.env = {"AWS_EXECUTION_ENV=AWS_Lambda_" + image.runtime, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
     return l;
   }

@@ -30,8 +30,12 @@ class RuntimeCatalog {
   // Whether `runtime` is a Lambda runtime identifier lamina can run on this host. Unknown names get
   // AWS's enum validation error; known but unavailable ones say what is missing.
   Result<void> check(const std::string& runtime);
-  // How to start an environment of `image`. Fails when the code lacks an executable bootstrap.
-  Result<Launch> launch(const FunctionImage& image);
+  // How to start an environment of `image` whose code appears at `taskRoot` and this catalog's
+  // directory at `runtimeRoot` (in a sandbox: /var/task and /var/runtime; else the host paths).
+  // Fails when the code lacks an executable bootstrap.
+  Result<Launch> launch(const FunctionImage& image, const std::string& taskRoot, const std::string& runtimeRoot);
+  // Where the built-in runtime clients were written (the host path of /var/runtime).
+  const std::filesystem::path& dir() const { return dir_; }
 
  private:
   explicit RuntimeCatalog(std::filesystem::path dir) : dir_(std::move(dir)) {}

@@ -19,7 +19,6 @@ namespace lamina::sandbox {
 using cgroup_detail::UniqueFd;
 
 CgroupLimits limitsForMemory(int memoryMb, int hostCpus) {
-  constexpr int64_t kMbPerVcpu = 1769;
   constexpr int64_t kMaxVcpus = 6;
   // cpu.cfs_quota_us and cpu.max reject quotas below 1 ms with EINVAL.
   constexpr int64_t kMinQuotaUs = 1000;

@@ -36,6 +36,9 @@ struct CgroupLimits {
   int64_t pidsMax = 1024;
 };
 
+// MemorySize that buys one vCPU on Lambda.
+constexpr int kMbPerVcpu = 1769;
+
 // Lambda's sizing for a function's MemorySize on a host with `hostCpus` cores: 1,769 MB = one vCPU,
 // quota = period * memoryMb / 1769 (rounded down), capped at the host's cores and at 6 vCPUs, and
 // at least the kernel's 1 ms minimum. Pure.
@@ -54,6 +57,9 @@ class Cgroup {
   // v2: the group's directory, for clone3(CLONE_INTO_CGROUP), which starts a child already inside.
   // v1 has no such thing: -1.
   virtual int dirFd() const = 0;
+  // Changes the CPU quota (e.g. full speed during Init, then the MemorySize share). One write per
+  // hierarchy: cheap enough for the I/O thread. A no-op without the cpu controller.
+  virtual Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) = 0;
   // Stops every task and returns once the kernel reports the group frozen; on a timeout it thaws
   // again and fails. Frozen tasks still count as present (pids(), not dead).
   virtual Result<void> freeze() = 0;

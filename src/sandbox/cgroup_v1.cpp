@@ -72,6 +72,13 @@ class V1Cgroup final : public Cgroup {
     return {};
   }
   int dirFd() const override { return -1; }
+  Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) override {
+    int d = dirOf(kCpu);
+    if (d < 0) return {};
+    auto r = writeFile(d, "cpu.cfs_period_us", std::to_string(periodUs));
+    if (r) r = writeFile(d, "cpu.cfs_quota_us", std::to_string(quotaUs));
+    return r;
+  }
 
   Result<void> freeze() override {
     int d = dirOf(kFreezer);

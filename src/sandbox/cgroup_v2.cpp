@@ -49,6 +49,10 @@ class V2Cgroup final : public Cgroup {
 
   Result<void> addProcess(pid_t pid) override { return writeFile(dir_.get(), "cgroup.procs", std::to_string(pid)); }
   int dirFd() const override { return dir_.get(); }
+  Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) override {
+    if (!shared_->cpu) return {};
+    return writeFile(dir_.get(), "cpu.max", std::to_string(quotaUs) + " " + std::to_string(periodUs));
+  }
 
   Result<void> freeze() override {
     if (!shared_->freeze) return fail(Code::kInternal, "cgroup.freeze not available (kernel before 5.2)");

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 constexpr std::string_view kStage = "/tmp";
 constexpr uint64_t kReadOnly = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 // Trees the sandbox replaces outright; masks below them are moot, and shadows just mkdir them.
-const fs::path kReplaced[] = {"/tmp", "/proc", "/dev", "/var/task", "/opt"};
+const fs::path kReplaced[] = {"/tmp", "/proc", "/dev", "/var/task", "/var/runtime", "/opt"};
 constexpr const char* kDevNodes[] = {"null", "zero", "full", "random", "urandom"};
 constexpr const char* kDevLinks[][2] = {{"fd", "/proc/self/fd"},
                                         {"stdin", "/proc/self/fd/0"},
@@ -245,6 +245,9 @@ Result<MountPlan> planView(const ViewSpec& view) {
       view.taskDir.empty() ? -1 : p.capture(view.taskDir, kReadOnly, "binding /var/task from " + view.taskDir.string());
   int optSlot =
       view.optDir.empty() ? -1 : p.capture(view.optDir, kReadOnly, "binding /opt from " + view.optDir.string());
+  int runtimeSlot = view.runtimeDir.empty() ? -1
+                                            : p.capture(view.runtimeDir, kReadOnly,
+                                                        "binding /var/runtime from " + view.runtimeDir.string());
   bool overlay = haveOverlayfs();
   auto useOverlay = [overlay](const fs::path& dir) { return overlay && dir != "/"; };
   std::vector<std::pair<fs::path, std::vector<ShadowEntry>>> shadowEntries;
@@ -282,6 +285,11 @@ Result<MountPlan> planView(const ViewSpec& view) {
     p.attach(optSlot, "/opt", "mounting /opt");
   } else {
     p.mount("tmpfs", "/opt", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=755", "mounting /opt");
+  }
+  if (runtimeSlot >= 0) {
+    p.attach(runtimeSlot, "/var/runtime", "mounting /var/runtime");
+  } else {
+    p.mount("tmpfs", "/var/runtime", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=755", "mounting /var/runtime");
   }
   p.mount("tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "mode=1777,size=" + std::to_string(view.tmpSizeMb) + "m",
           "mounting /tmp");

@@ -2,6 +2,7 @@
 //
 //   /            the host's root, recursively bound read-only (nosuid, nodev)
 //   /var/task    the function's code, read-only          /opt   its layers, read-only (or empty)
+//   /var/runtime lamina's runtime clients, read-only
 //   /tmp         a private tmpfs of EphemeralStorage size  /proc  a fresh proc of the pid namespace
 //   /dev         a read-only tmpfs with null, zero, random, urandom and the fd symlinks
 //   masked paths an empty read-only tmpfs (directories), or a nodev bind of /dev/null (files),
@@ -35,8 +36,9 @@
 namespace lamina::sandbox {
 
 struct ViewSpec {
-  std::filesystem::path taskDir;  // bound read-only at /var/task; empty = an empty directory
-  std::filesystem::path optDir;   // bound read-only at /opt; empty = an empty directory
+  std::filesystem::path taskDir;     // bound read-only at /var/task; empty = an empty directory
+  std::filesystem::path optDir;      // bound read-only at /opt; empty = an empty directory
+  std::filesystem::path runtimeDir;  // bound read-only at /var/runtime; empty = an empty directory
   int tmpSizeMb = 512;
   // Hidden in the view. Missing paths are skipped; paths under /tmp, /dev, /var/task or /opt are
   // skipped too (those trees are the sandbox's own). Applied last, so they hide anything below.

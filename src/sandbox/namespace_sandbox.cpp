@@ -37,9 +37,11 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "core/unique_fd.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/mounts.h"
 #include "sandbox/netns.h"
 #include "sandbox/sandbox.h"
@@ -72,6 +74,7 @@ enum NamedStep : int {
   kStepParentDeath,
   kStepCwd,
   kStepSeccomp,
+  kStepCgroup,
   kStepFork,
   kStepExec,
 };
@@ -106,6 +109,8 @@ const char* namedStep(int step) {
       return "changing to the working directory";
     case kStepSeccomp:
       return "installing the seccomp filter";
+    case kStepCgroup:
+      return "waiting to join the cgroup";
     case kStepFork:
       return "starting the process";
     case kStepExec:
@@ -138,6 +143,7 @@ struct ChildContext {
   int statusFd;
   int outputFd;
   int netnsFd;            // -1: the clone made a new network namespace
+  int goFd;               // -1, or: wait for a byte (the daemon has moved us into the cgroup)
   std::vector<int> keep;  // sorted; every other descriptor >= 3 is closed first thing
 };
 
@@ -237,6 +243,14 @@ int dropPrivileges(const ChildContext& c, int* step) {
   sigset_t all;
   sigfillset(&all);
   ::sigprocmask(SIG_SETMASK, &all, nullptr);
+  if (c.goFd >= 0) {  // v1 cgroups: nothing of the function's runs before we are inside
+    char go = 0;
+    ssize_t n;
+    while ((n = ::read(c.goFd, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) childFail(c, -kStepCgroup, n < 0 ? errno : ECANCELED);
+    ::close(c.goFd);
+  }
   // vfork: the process borrows init's memory until it execs, so the daemon's page tables, which
   // init still carries, are not copied a second time (that copy was half the spawn time under
   // ASan). Not fork(): it would run the daemon's atfork handlers, and ASan's take locks.
@@ -281,6 +295,10 @@ class NamespaceProcess final : public Process {
   void kill() override {
     // SIGKILL to a pid namespace's init kills every process in it.
     if (!reaped_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  }
+  void terminate() override {
+    // Init forwards it to the runtime process.
+    if (!reaped_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
   }
   std::optional<int> tryReap() override {
     if (reaped_) return waitStatus_;
@@ -355,7 +373,7 @@ class NamespaceSandbox final : public Sandbox {
 
   Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) override {
     if (!filter_) return std::unexpected(filter_.error());
-    auto plan = planView({spec.taskDir, spec.optDir, spec.tmpSizeMb, options_.maskPaths});
+    auto plan = planView({spec.taskDir, spec.optDir, spec.runtimeDir, spec.tmpSizeMb, options_.maskPaths});
     if (!plan) return std::unexpected(plan.error());
     auto errPipe = makePipe();
     if (!errPipe) return std::unexpected(errPipe.error());
@@ -363,6 +381,13 @@ class NamespaceSandbox final : public Sandbox {
     if (!statusPipe) return std::unexpected(statusPipe.error());
     auto outPipe = makePipe();
     if (!outPipe) return std::unexpected(outPipe.error());
+    int cgroupFd = spec.cgroup ? spec.cgroup->dirFd() : -1;
+    std::optional<std::pair<UniqueFd, UniqueFd>> goPipe;  // v1: read end in the child
+    if (spec.cgroup && cgroupFd < 0) {
+      auto made = makePipe();
+      if (!made) return std::unexpected(made.error());
+      goPipe = std::move(*made);
+    }
     UniqueFd netns;  // the caller's fd, or a copy of it moved out of 0..2
     int netnsFd = spec.netnsFd;
     if (netnsFd >= 0 && netnsFd <= 2) {
@@ -386,13 +411,15 @@ class NamespaceSandbox final : public Sandbox {
                    .errFd = errPipe->second.get(),
                    .statusFd = statusPipe->second.get(),
                    .outputFd = outPipe->second.get(),
-                   .netnsFd = netnsFd};
+                   .netnsFd = netnsFd,
+                   .goFd = goPipe ? goPipe->first.get() : -1};
     for (const auto& a : spec.argv) c.argv.push_back(const_cast<char*>(a.c_str()));
     c.argv.push_back(nullptr);
     for (const auto& e : spec.env) c.envp.push_back(const_cast<char*>(e.c_str()));
     c.envp.push_back(nullptr);
     c.keep = {c.errFd, c.statusFd, c.outputFd};
     if (netnsFd >= 0) c.keep.push_back(netnsFd);
+    if (c.goFd >= 0) c.keep.push_back(c.goFd);
     std::sort(c.keep.begin(), c.keep.end());
 
     int pidfd = -1;
@@ -401,6 +428,10 @@ class NamespaceSandbox final : public Sandbox {
     if (netnsFd < 0) args.flags |= CLONE_NEWNET;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
+    if (cgroupFd >= 0) {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = static_cast<uint64_t>(cgroupFd);
+    }
     long pid = ::syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0) return failErrno("sandbox: clone3", errno);
     if (pid == 0) runInit(c);
@@ -410,6 +441,21 @@ class NamespaceSandbox final : public Sandbox {
     statusPipe->second.reset();
     outPipe->second.reset();
     netns.reset();
+    if (goPipe) {
+      goPipe->first.reset();
+      auto joined = spec.cgroup->addProcess(static_cast<pid_t>(pid));
+      if (joined) {
+        char go = 1;
+        if (::write(goPipe->second.get(), &go, 1) != 1) joined = failErrno("sandbox: releasing the child", errno);
+      }
+      goPipe->second.reset();  // on failure the child reads EOF and gives up
+      if (!joined) {
+        ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+        while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+        }
+        return fail(Code::kInternal, "sandbox: joining the cgroup: " + joined.error().message());
+      }
+    }
     if (auto ok = awaitSetup(errPipe->first.get(), c.plan); !ok) {
       ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
       while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {

@@ -39,6 +39,9 @@ class PlainProcess final : public Process {
     ::kill(-pid_, SIGKILL);
     ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
   }
+  void terminate() override {
+    if (!reaped_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
+  }
   std::optional<int> tryReap() override {
     if (reaped_) return status_;
     int status = 0;

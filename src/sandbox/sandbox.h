@@ -19,6 +19,8 @@
 
 namespace lamina::sandbox {
 
+class Cgroup;
+
 struct ProcessSpec {
   std::string executable;         // absolute path of what to exec
   std::vector<std::string> argv;  // argv[0] included
@@ -26,11 +28,15 @@ struct ProcessSpec {
   std::filesystem::path cwd;
   int memoryMb = 128;  // the function's MemorySize; enforced by isolating backends
   // Used by isolating backends only; the plain backend ignores them.
-  std::filesystem::path taskDir;  // bound read-only at /var/task
-  std::filesystem::path optDir;   // bound read-only at /opt; empty = an empty directory
-  int tmpSizeMb = 512;            // size of the private /tmp (EphemeralStorage)
-  int netnsFd = -1;               // network namespace to join; -1 = a new one with only lo
+  std::filesystem::path taskDir;     // bound read-only at /var/task
+  std::filesystem::path optDir;      // bound read-only at /opt; empty = an empty directory
+  std::filesystem::path runtimeDir;  // bound read-only at /var/runtime; empty = an empty directory
+  int tmpSizeMb = 512;               // size of the private /tmp (EphemeralStorage)
+  int netnsFd = -1;                  // network namespace to join; -1 = a new one with only lo
   std::string hostname = "localhost";
+  // The environment's cgroup; the process is inside it before it execs anything (v2:
+  // CLONE_INTO_CGROUP; v1: the child waits until the daemon has moved it). Null = none.
+  Cgroup* cgroup = nullptr;
 };
 
 // One running process (and, through its session, whatever it started). Destruction kills the
@@ -45,6 +51,9 @@ class Process {
   virtual int outputFd() const = 0;
   // SIGKILL to the process and everything in its session. Idempotent.
   virtual void kill() = 0;
+  // SIGTERM to the runtime process (not its children: they are the runtime's business, as on
+  // Lambda), the start of a graceful shutdown.
+  virtual void terminate() = 0;
   // Reaps the process if it has exited: its wait status, else nullopt. Never blocks.
   virtual std::optional<int> tryReap() = 0;
   // Peak resident memory so far in bytes (0 when unknown, e.g. after exit).

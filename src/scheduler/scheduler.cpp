@@ -26,7 +26,7 @@ void Scheduler::startReaper() {
     for (auto& [key, pool] : pools_) {
       std::erase_if(pool.idle, [&](Idle& i) {
         if (i.since > cutoff && i.env->state() == Environment::State::kReady) return false;
-        i.env->shutdown();
+        i.env->stop();
         --live_;
         return true;
       });
@@ -42,7 +42,7 @@ bool Scheduler::evictOneIdle() {
     if (!oldestPool || pool.idle.front().since < oldestPool->idle.front().since) oldestPool = &pool;
   }
   if (!oldestPool) return false;
-  oldestPool->idle.front().env->shutdown();
+  oldestPool->idle.front().env->stop();
   oldestPool->idle.erase(oldestPool->idle.begin());
   --live_;
   return true;
@@ -53,7 +53,7 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquire(
   Pool& pool = pools_[image->name + ":" + image->version];
   if (pool.revision != image->revision) {
     for (auto& i : pool.idle) {
-      i.env->shutdown();
+      i.env->stop();
       --live_;
     }
     pool.idle.clear();
@@ -62,8 +62,9 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquire(
   while (!pool.idle.empty()) {
     Idle i = std::move(pool.idle.back());
     pool.idle.pop_back();
-    if (i.env->state() == Environment::State::kReady) co_return Lease{std::move(i.env), false};
-    --live_;  // died while idle
+    if (i.env->state() == Environment::State::kReady && co_await i.env->wake())
+      co_return Lease{std::move(i.env), false};
+    --live_;  // died while idle, or could not be thawed
   }
   if (live_ >= options_.accountConcurrency && !evictOneIdle())
     co_return std::unexpected(AcquireError{AcquireError::Kind::kThrottled, {}, nullptr});
@@ -83,10 +84,11 @@ void Scheduler::release(Lease lease) {
   bool keep = !stopped_ && env->state() == Environment::State::kReady && it != pools_.end() &&
               it->second.revision == env->image().revision;
   if (!keep) {
-    env->shutdown();
+    env->stop();  // graceful if it is still alive (an older revision); nothing to do if dead
     --live_;
     return;
   }
+  env->idle();
   it->second.idle.push_back(Idle{std::move(env), std::chrono::steady_clock::now()});
 }
 
@@ -94,7 +96,7 @@ void Scheduler::retire(const std::string& functionName, const std::string& curre
   for (auto& [key, pool] : pools_) {
     if (key.substr(0, key.rfind(':')) != functionName) continue;
     for (auto& i : pool.idle) {
-      i.env->shutdown();
+      i.env->stop();
       --live_;
     }
     pool.idle.clear();

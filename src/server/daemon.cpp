@@ -28,6 +28,7 @@
 #include "runtime/runtimes.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/scheduler.h"
+#include "server/isolation.h"
 #include "services/logs/log_store.h"
 #include "services/logs/logs_api.h"
 #include "store/database.h"
@@ -78,6 +79,13 @@ void runLoop(asio::io_context& io, std::chrono::microseconds busyPoll) {
   }
 }
 
+int hostCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
 }  // namespace
 
 int runDaemon(const DaemonOptions& opt) {
@@ -109,7 +117,11 @@ int runDaemon(const DaemonOptions& opt) {
   if (!logs) return die(logs.error().message());
   auto runtimes = runtime::RuntimeCatalog::open(data / "runtimes");
   if (!runtimes) return die(runtimes.error().message());
-  auto sandbox = sandbox::makePlainSandbox();
+  auto isolation = setUpIsolation(opt.sandbox, data);
+  if (!isolation) return die(isolation.error().message());
+  for (const auto& w : isolation->warnings) std::fprintf(stderr, "lamina: WARNING: %s\n", w.c_str());
+  for (const auto& f : isolation->facts) std::fprintf(stderr, "lamina: isolation: %s\n", f.c_str());
+  sandbox::Sandbox* sandbox = isolation->sandbox.get();
 
   asio::io_context io(1);
   asio::thread_pool blocking(2);
@@ -124,8 +136,26 @@ int runDaemon(const DaemonOptions& opt) {
   edge = std::move(*bound);
   std::string edgeAddress = edge->address();
 
-  runtime::EnvironmentDeps envDeps{
-      io, blocking, *sandbox, **runtimes, **logs, clock, "http://" + edgeAddress, opt.accessKeyId, opt.secretAccessKey};
+  runtime::Isolation envIsolation;
+  envIsolation.namespaces = isolation->namespaces;
+  envIsolation.cgroups = isolation->cgroups.get();
+  envIsolation.hostCpus = hostCpus();
+  // Inside an environment the edge answers on the daemon's port, except where that is the
+  // Runtime API's 9001 (the default --listen): there it is 9000. AWS_ENDPOINT_URL says which.
+  envIsolation.edgePort = edge->port() == 9001 ? 9000 : edge->port();
+  envIsolation.edgeOptions = http::ServerOptions{kEdgeBodyLimit, std::chrono::seconds(300)};
+  envIsolation.edgeHandler = [edgeHandlerState](http::Request& req) { return (*edgeHandlerState)(req); };
+  envIsolation.freezeAfter = opt.freezeAfter;
+  runtime::EnvironmentDeps envDeps{io,
+                                   blocking,
+                                   *sandbox,
+                                   **runtimes,
+                                   **logs,
+                                   clock,
+                                   "http://" + edgeAddress,
+                                   opt.accessKeyId,
+                                   opt.secretAccessKey,
+                                   std::move(envIsolation)};
   scheduler::Scheduler scheduler(envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency});
   invoke::Invoker invoker(scheduler, clock);
   api::FunctionRegistry registry(api::RegistryDeps{

@@ -2,8 +2,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <filesystem>
 
 #include "server/daemon.h"
+#include "server/isolation.h"
 
 namespace lamina::server {
 
@@ -32,6 +34,17 @@ int serverMain(int argc, char** argv) {
   app.add_option("--busy-poll-us", busyPollUs, "microseconds the I/O loop spins for more work before sleeping")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000));
+  app.add_option("--sandbox", opt.sandbox,
+                 "how environments are isolated: namespace (needs root), process (none), or auto (namespace "
+                 "when it works, else process with a warning)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "namespace", "process"}));
+  int freezeAfterMs = 100;
+  app.add_option("--freeze-after-ms", freezeAfterMs, "idle milliseconds before an environment is frozen (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600000));
+  bool check = false;
+  app.add_flag("--check", check, "report which isolation features this machine offers, then exit (1 if incomplete)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -40,6 +53,11 @@ int serverMain(int argc, char** argv) {
   opt.keepAlive = std::chrono::milliseconds(int64_t(keepAliveSeconds * 1000));
   opt.drainLimit = std::chrono::milliseconds(int64_t(drainSeconds * 1000));
   opt.busyPoll = std::chrono::microseconds(busyPollUs);
+  opt.freezeAfter = std::chrono::milliseconds(freezeAfterMs);
+  if (check) {
+    std::error_code ec;
+    return checkIsolation(std::filesystem::absolute(opt.dataDir, ec));
+  }
   return runDaemon(opt);
 }
 
