@@ -31,8 +31,8 @@ Result<void> probe(sandbox::Sandbox& sb) {
 }
 
 std::vector<std::filesystem::path> masks(const std::filesystem::path& dataDir) {
-  return {dataDir, "/root", "/home", "/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers",
-          "/etc/sudoers.d", "/etc/ssh"};
+  return {dataDir,        "/root",         "/home",        "/etc/shadow",    "/etc/gshadow",
+          "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers", "/etc/sudoers.d", "/etc/ssh"};
 }
 
 }  // namespace

@@ -1,0 +1,381 @@
+"""Isolation and resources, seen from inside real functions (issue 3): the namespace sandbox,
+cgroup limits, freezing, OOM kills, graceful shutdown and leak-freedom. The daemon runs with
+`--sandbox namespace`, so a machine that cannot isolate fails here instead of falling back."""
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import LaminaServer, create_python_function, make_zip, ROLE
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the namespace sandbox needs a root daemon")
+
+PROBE = r'''
+import errno, json, os, socket, threading, time, uuid
+TOKEN = str(uuid.uuid4())
+TICKS = 0
+
+def _tick():
+    global TICKS
+    while True:
+        time.sleep(0.01)
+        TICKS += 1
+
+threading.Thread(target=_tick, daemon=True).start()
+
+def _try(fn):
+    try:
+        return {"ok": True, "value": fn()}
+    except OSError as e:
+        return {"ok": False, "errno": errno.errorcode.get(e.errno, str(e.errno))}
+
+def _listening():
+    ports = []
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        if f[3] == "0A":
+            ports.append(int(f[1].split(":")[1], 16))
+    return sorted(ports)
+
+def _connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    s.close()
+    return True
+
+def handler(event, context):
+    op = event.get("op")
+    if op == "identity":
+        status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+        return {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "capeff": status["CapEff"].strip(),
+                "nonewprivs": status["NoNewPrivs"].strip(), "token": TOKEN, "cwd": os.getcwd(),
+                "task_root": os.environ["LAMBDA_TASK_ROOT"], "runtime_api": os.environ["AWS_LAMBDA_RUNTIME_API"]}
+    if op == "read":
+        return _try(lambda: open(event["path"], "rb").read(64).decode("latin-1"))
+    if op == "write":
+        return _try(lambda: open(event["path"], "w").write(event.get("data", "x")))
+    if op == "listdir":
+        return _try(lambda: sorted(os.listdir(event["path"])))
+    if op == "pids":
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        return {"pids": pids, "init": open("/proc/1/cmdline", "rb").read().decode().strip("\0")}
+    if op == "net":
+        return {"listening": _listening(), "connect": _try(lambda: _connect(event["port"]))}
+    if op == "cgroup":
+        return open("/proc/self/cgroup").read()
+    if op == "tmp_size":
+        st = os.statvfs("/tmp")
+        return st.f_blocks * st.f_frsize
+    if op == "alloc":
+        data = "x" * (event["mb"] << 20)
+        return len(data)
+    if op == "ticks":
+        return TICKS
+    if op == "edge":
+        import boto3
+        from botocore.config import Config
+        lam = boto3.client("lambda", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                           config=Config(retries={"max_attempts": 1}))
+        return [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    return {"token": TOKEN}
+'''
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = LaminaServer(tmp_path / "data", extra_args=["--sandbox", "namespace"]).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def lam(server):
+    return server.client("lambda")
+
+
+def call(lam, name, **event):
+    resp = lam.invoke(FunctionName=name, Payload=json.dumps(event))
+    body = json.loads(resp["Payload"].read())
+    assert "FunctionError" not in resp, body
+    return body
+
+
+def probe(lam, name="probe", **kw):
+    create_python_function(lam, name, PROBE, Timeout=kw.pop("Timeout", 10), **kw)
+    return name
+
+
+def cgroup_dir(cgroup_text, controller):
+    """The host directory of this process's cgroup for `controller` (v1), or the v2 group."""
+    for line in cgroup_text.splitlines():
+        _, controllers, path = line.split(":", 2)
+        names = controllers.split(",") if controllers else []
+        if controller in names:
+            for d in (controllers, controller):
+                p = Path("/sys/fs/cgroup") / d / path.lstrip("/")
+                if p.exists():
+                    return p
+        if not controllers and (Path("/sys/fs/cgroup") / "cgroup.controllers").exists():
+            return Path("/sys/fs/cgroup") / path.lstrip("/")
+    raise AssertionError(f"no {controller} cgroup in {cgroup_text!r}")
+
+
+def instance_groups(server):
+    """Every environment cgroup directory of this daemon, in every hierarchy."""
+    instance = "d" + hashlib.sha256(server.data_dir.encode()).hexdigest()[:16]
+    return sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"*/lamina/{instance}/env-*")) + \
+        sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"lamina/{instance}/env-*"))
+
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                stat = open(f"/proc/{p}/stat").read()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(p))
+    return out
+
+
+def netns_fds(pid):
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("net:["):
+                out.append(fd)
+        except OSError:
+            pass
+    return out
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
+
+
+def test_runs_unprivileged_without_capabilities(lam):
+    me = call(lam, probe(lam), op="identity")
+    assert me["uid"] != 0 and me["euid"] != 0 and me["gid"] != 0
+    assert int(me["capeff"], 16) == 0
+    assert me["nonewprivs"] == "1"
+    assert me["task_root"] == "/var/task" and me["cwd"] == "/var/task"
+    assert me["runtime_api"] == "127.0.0.1:9001"
+
+
+def test_filesystem_view(lam, server):
+    name = probe(lam)
+    assert call(lam, name, op="read", path="/etc/shadow")["ok"] is False
+    assert call(lam, name, op="read", path="/var/task/app.py")["ok"] is True
+    assert call(lam, name, op="write", path="/var/task/app.py")["errno"] == "EROFS"
+    assert call(lam, name, op="write", path="/var/task/new.txt")["errno"] == "EROFS"
+    assert call(lam, name, op="write", path="/etc/hostname")["errno"] in ("EROFS", "EACCES")
+    assert call(lam, name, op="write", path="/opt/x")["errno"] in ("EROFS", "EACCES")
+    # The daemon's data dir (database, every function's code, logs): masked by an empty read-only
+    # tmpfs, or (under /tmp, as here) simply absent from the private /tmp.
+    listing = call(lam, name, op="listdir", path=server.data_dir)
+    assert listing in ({"ok": True, "value": []}, {"ok": False, "errno": "ENOENT"})
+    assert call(lam, name, op="read", path=server.data_dir + "/lamina.db")["errno"] == "ENOENT"
+    assert call(lam, name, op="listdir", path="/root")["value"] == []
+
+
+def test_tmp_is_private_writable_and_sized_by_ephemeral_storage(lam):
+    a = probe(lam, "tmp-a")
+    b = probe(lam, "tmp-b", EphemeralStorage={"Size": 1024})
+    assert call(lam, a, op="write", path="/tmp/secret", data="mine")["ok"] is True
+    assert call(lam, a, op="read", path="/tmp/secret")["value"] == "mine"  # warm: the same /tmp
+    assert call(lam, b, op="read", path="/tmp/secret")["errno"] == "ENOENT"
+    assert call(lam, a, op="tmp_size") == 512 << 20
+    assert call(lam, b, op="tmp_size") == 1024 << 20
+
+
+def test_sees_only_its_own_processes(lam):
+    view = call(lam, probe(lam), op="pids")
+    assert view["init"] == "lamina-init"
+    assert 1 in view["pids"] and 2 in view["pids"]
+    assert len(view["pids"]) <= 3  # init, the runtime, and at most a helper the runtime started
+
+
+def test_own_network_namespace_hides_host_and_other_environments(lam, server):
+    host = socket.socket()
+    host.bind(("127.0.0.1", 0))
+    host.listen()
+    host_port = host.getsockname()[1]
+    try:
+        name = probe(lam)
+        net = call(lam, name, op="net", port=host_port)
+        edge_port = int(server.endpoint.rsplit(":", 1)[1])
+        # Only the environment's own listeners: its Runtime API and lamina's edge.
+        assert net["listening"] == sorted({9001, 9000 if edge_port == 9001 else edge_port})
+        assert net["connect"] == {"ok": False, "errno": "ECONNREFUSED"}  # host loopback is not reachable
+        # Another function's environment: the same address, but its own Runtime API (it works for
+        # each of them, and neither sees the other's listener).
+        other = probe(lam, "other")
+        assert call(lam, other, op="net", port=host_port)["listening"] == net["listening"]
+    finally:
+        host.close()
+
+
+def test_function_code_reaches_lamina_apis_through_aws_endpoint_url(lam):
+    name = probe(lam)
+    assert name in call(lam, name, op="edge")
+
+
+def test_cgroup_limits_follow_memory_size(lam):
+    small = probe(lam, "cpu-256", MemorySize=256)
+    big = probe(lam, "cpu-1769", MemorySize=1769)
+    ncpu = len(os.sched_getaffinity(0))
+    for name, mb in ((small, 256), (big, 1769)):
+        cg = call(lam, name, op="cgroup")
+        if (Path("/sys/fs/cgroup") / "cgroup.controllers").exists():  # v2
+            d = cgroup_dir(cg, "")
+            assert (d / "memory.max").read_text().strip() == str(mb << 20)
+            quota, period = (d / "cpu.max").read_text().split()
+            assert int(period) == 100000
+            assert int(quota) == min(100000 * mb // 1769, 100000 * ncpu)
+            assert (d / "pids.max").read_text().strip() == "1024"
+        else:
+            mem = cgroup_dir(cg, "memory")
+            assert (mem / "memory.limit_in_bytes").read_text().strip() == str(mb << 20)
+            if (mem / "memory.memsw.limit_in_bytes").exists():  # no swap on top
+                assert (mem / "memory.memsw.limit_in_bytes").read_text().strip() == str(mb << 20)
+            cpu = cgroup_dir(cg, "cpu")
+            assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
+            assert int((cpu / "cpu.cfs_quota_us").read_text()) == min(100000 * mb // 1769, 100000 * ncpu)
+            assert (cgroup_dir(cg, "pids") / "pids.max").read_text().strip() == "1024"
+
+
+def test_out_of_memory_fails_like_aws_and_the_next_invoke_succeeds(lam):
+    name = probe(lam, "hungry", MemorySize=128)
+    resp = lam.invoke(FunctionName=name, Payload=json.dumps({"op": "alloc", "mb": 400}), LogType="Tail")
+    body = json.loads(resp["Payload"].read())
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    request_id = resp["ResponseMetadata"]["RequestId"]
+    assert body["errorMessage"] == f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+    import base64
+    log = base64.b64decode(resp["LogResult"]).decode()
+    assert "Status: error\tError Type: Runtime.OutOfMemory" in log
+    used = int(re.search(r"Max Memory Used: (\d+) MB", log).group(1))
+    assert used >= 100  # the cgroup's peak, close to the 128 MB limit
+    again = lam.invoke(FunctionName=name, Payload=json.dumps({"op": "identity"}), LogType="Tail")
+    assert "FunctionError" not in again
+    assert "Init Duration" in base64.b64decode(again["LogResult"]).decode()  # a fresh environment
+
+
+def test_idle_environment_is_frozen(lam):
+    name = probe(lam, "freezer")
+    first = call(lam, name, op="ticks")
+    cg = call(lam, name, op="cgroup")
+    t0 = call(lam, name, op="ticks")
+    time.sleep(1.0)  # frozen after 100 ms idle
+    if (Path("/sys/fs/cgroup") / "cgroup.controllers").exists():
+        events = (cgroup_dir(cg, "") / "cgroup.events").read_text()
+        assert "frozen 1" in events
+    else:
+        assert (cgroup_dir(cg, "freezer") / "freezer.state").read_text().strip() == "FROZEN"
+    t1 = call(lam, name, op="ticks")
+    assert t0 >= first
+    # The background thread ticks every 10 ms: ~100 ticks in that second if it kept running; it
+    # ran only for the ~100 ms before the freeze.
+    assert t1 - t0 < 50, (t0, t1)
+
+
+def test_no_freeze_when_disabled(tmp_path):
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace", "--freeze-after-ms", "0"]).start()
+    try:
+        lam = s.client()
+        name = probe(lam, "thawed")
+        t0 = call(lam, name, op="ticks")
+        time.sleep(1.0)
+        assert call(lam, name, op="ticks") - t0 > 50
+    finally:
+        s.stop()
+
+
+SIGTERM_HANDLER = r'''
+import signal, sys
+def _on_term(signum, frame):
+    print("[runtime] SIGTERM received, cleaning up", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, _on_term)
+def handler(event, context):
+    return "ok"
+'''
+
+
+def test_idle_expiry_sends_sigterm_first(tmp_path):
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace", "--keep-alive", "0.5"]).start()
+    try:
+        lam = s.client()
+        logs = s.client("logs")
+        create_python_function(lam, "graceful", SIGTERM_HANDLER)
+        assert json.loads(lam.invoke(FunctionName="graceful")["Payload"].read()) == "ok"
+
+        def said_goodbye():
+            events = logs.filter_log_events(logGroupName="/aws/lambda/graceful")["events"]
+            return any("SIGTERM received" in e["message"] for e in events)
+        assert wait_for(said_goodbye, 10)
+        assert wait_for(lambda: instance_groups(s) == [], 10)
+    finally:
+        s.stop()
+
+
+def test_no_leaks_after_create_invoke_delete_loop(server, lam):
+    pid = server.proc.pid
+    baseline_netns = len(netns_fds(pid))
+    for i in range(8):
+        name = f"churn-{i}"
+        create_python_function(lam, name, "def handler(e, c):\n    return 'ok'\n")
+        assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "ok"
+        lam.delete_function(FunctionName=name)
+    # A crash and a timeout leave nothing behind either.
+    crash = "import os\ndef handler(e, c):\n    os._exit(3)\n"
+    create_python_function(lam, "crash", crash)
+    assert lam.invoke(FunctionName="crash")["FunctionError"] == "Unhandled"
+    create_python_function(lam, "slow", "import time\ndef handler(e, c):\n    time.sleep(5)\n", Timeout=1)
+    assert lam.invoke(FunctionName="slow")["FunctionError"] == "Unhandled"
+    lam.delete_function(FunctionName="crash")
+    lam.delete_function(FunctionName="slow")
+    assert wait_for(lambda: children(pid) == [], 10), children(pid)
+    assert wait_for(lambda: instance_groups(server) == [], 10), instance_groups(server)
+    assert wait_for(lambda: len(netns_fds(pid)) == baseline_netns, 10)
+
+
+def test_restart_reaps_what_a_killed_daemon_left(tmp_path):
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace"]).start()
+    lam = s.client()
+    probe(lam, "survivor")
+    call(lam, "survivor", op="identity")
+    assert len(instance_groups(s)) > 0
+    s.kill9()
+    left = instance_groups(s)
+    assert left, "a killed daemon leaves its environment cgroups behind (this test needs that)"
+    s2 = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace"]).start()
+    try:
+        assert instance_groups(s2) == []
+        assert "reaped 1 environment(s)" in s2.log_path.read_text()
+        call(s2.client(), "survivor", op="identity")  # and the function still runs
+    finally:
+        s2.stop()
+
+
+def test_non_executable_bootstrap_is_an_invalid_entrypoint(lam):
+    zipped = make_zip({"bootstrap": ("#!/bin/sh\necho hi\n", 0o700)})  # root-only: the sandbox user cannot run it
+    lam.create_function(FunctionName="private", Runtime="provided.al2023", Role=ROLE, Handler="x",
+                        Code={"ZipFile": zipped})
+    resp = lam.invoke(FunctionName="private")
+    body = json.loads(resp["Payload"].read())
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.InvalidEntrypoint"
