@@ -1,6 +1,11 @@
 // bench_invoke: measures, in one run, a bare loopback TCP round trip (the baseline) and then warm
 // synchronous Invoke latency and throughput against a running lamina, and prints both with their
-// ratio. Usage: bench_invoke HOST:PORT FUNCTION [--requests N] [--seconds S]
+// ratio; cold starts against the floors of fork+exec and of a clone with the sandbox's namespaces
+// + exec; and, given --python and --cpu functions, the Python cold start and the CPU share ratio.
+// Usage: bench_invoke HOST:PORT FUNCTION [--requests N] [--seconds S] [--cold N] [--python FN]
+//                     [--cpu SMALL_FN,BIG_FN]
+#include <linux/sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -88,6 +93,28 @@ std::vector<double> forkExecTrue(int iterations) {
   return out;
 }
 
+// The isolating sandbox's floor: clone3 into new pid, mount, uts, ipc and network namespaces, exec
+// /bin/true, wait. Needs root; empty when the kernel refuses.
+std::vector<double> cloneNamespacesExecTrue(int iterations) {
+  std::vector<double> out;
+  for (int i = 0; i < iterations; ++i) {
+    auto t0 = Clock::now();
+    clone_args args{};
+    args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
+    args.exit_signal = SIGCHLD;
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) return {};
+    if (pid == 0) {
+      ::execl("/bin/true", "true", nullptr);
+      ::_exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid_t(pid), &status, 0);
+    out.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  return out;
+}
+
 // A signed request as raw bytes, for any Lambda API call.
 std::string signedRequest(const std::string& hostPort, const std::string& method, const std::string& target,
                           const std::string& body) {
@@ -127,10 +154,13 @@ int main(int argc, char** argv) {
   int requests = 20000;
   int coldRuns = 20;
   double seconds = 5;
+  std::string pythonFunction, cpuFunctions;
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--requests")) requests = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
     if (!std::strcmp(argv[i], "--cold")) coldRuns = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--python")) pythonFunction = argv[i + 1];
+    if (!std::strcmp(argv[i], "--cpu")) cpuFunctions = argv[i + 1];
   }
   std::string host = hostPort.substr(0, hostPort.rfind(':'));
   int port = std::atoi(hostPort.c_str() + hostPort.rfind(':') + 1);
@@ -172,22 +202,75 @@ int main(int argc, char** argv) {
 
   // Cold start: change the configuration (which retires the warm environment), then time the
   // first invoke. The update is not timed.
-  {
+  auto coldStarts = [&](const std::string& fn, const std::string& invoke) -> std::vector<double> {
     std::vector<double> cold;
     int cfd = bench::connectTo(host, port);
     for (int i = 0; i < coldRuns; ++i) {
-      std::string update = signedRequest(hostPort, "PUT", "/2015-03-31/functions/" + function + "/configuration",
+      std::string update = signedRequest(hostPort, "PUT", "/2015-03-31/functions/" + fn + "/configuration",
                                          "{\"Description\":\"cold " + std::to_string(i) + "\"}");
-      if (!bench::writeAll(cfd, update) || !bench::readMessage(cfd, buf, m)) return 1;
+      if (!bench::writeAll(cfd, update) || !bench::readMessage(cfd, buf, m)) return {};
       auto t0 = Clock::now();
-      if (!bench::writeAll(cfd, raw) || !bench::readMessage(cfd, buf, m)) return 1;
+      if (!bench::writeAll(cfd, invoke) || !bench::readMessage(cfd, buf, m)) return {};
+      if (m.head.find(" 200 ") == std::string::npos || !m.header("x-amz-function-error").empty()) {
+        std::fprintf(stderr, "bench_invoke: cold invoke of %s failed: %s\n", fn.c_str(), m.body.c_str());
+        return {};
+      }
       cold.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
     ::close(cfd);
+    return cold;
+  };
+  {
+    auto cold = coldStarts(function, raw);
+    if (cold.empty()) return 1;
     auto floor = forkExecTrue(coldRuns);
+    auto nsFloor = cloneNamespacesExecTrue(coldRuns);
     double fp50 = percentile(floor, 50), cp50 = percentile(cold, 50);
-    std::printf("| fork+exec of /bin/true p50 (cold-start floor) | %.1f us | 1.00 |\n", fp50);
-    std::printf("| cold start (native bootstrap) p50 | %.1f us | %.2fx of the floor |\n", cp50, cp50 / fp50);
+    std::printf("| fork+exec of /bin/true p50 (plain floor) | %.1f us | 1.00 |\n", fp50);
+    if (!nsFloor.empty()) {
+      double np50 = percentile(nsFloor, 50);
+      std::printf("| clone with the sandbox's namespaces + exec of /bin/true p50 (sandbox floor) | %.1f us | 1.00 |\n",
+                  np50);
+      std::printf(
+          "| cold start (native bootstrap) p50 | %.1f us | %.2fx of the sandbox floor (target <= 2x), %.2fx "
+          "of fork+exec |\n",
+          cp50, cp50 / np50, cp50 / fp50);
+    } else {
+      std::printf("| cold start (native bootstrap) p50 | %.1f us | %.2fx of fork+exec (no namespaces here) |\n", cp50,
+                  cp50 / fp50);
+    }
+    if (!pythonFunction.empty()) {
+      auto py = coldStarts(pythonFunction, signedInvoke(hostPort, pythonFunction));
+      if (py.empty()) return 1;
+      double pp50 = percentile(py, 50);
+      std::printf("| cold start (python) p50 | %.1f us | %.2fx of the native cold start |\n", pp50, pp50 / cp50);
+    }
+  }
+
+  // CPU share: the same CPU-bound work at two MemorySizes (warm invokes, median of 3).
+  if (auto comma = cpuFunctions.find(','); comma != std::string::npos) {
+    auto timeWarm = [&](const std::string& fn) -> double {
+      int cfd = bench::connectTo(host, port);
+      std::string invoke = signedInvoke(hostPort, fn);
+      std::vector<double> runs;
+      for (int i = 0; i < 4; ++i) {  // the first is the cold start, not counted
+        auto t0 = Clock::now();
+        if (!bench::writeAll(cfd, invoke) || !bench::readMessage(cfd, buf, m) ||
+            !m.header("x-amz-function-error").empty()) {
+          std::fprintf(stderr, "bench_invoke: %s failed: %s\n", fn.c_str(), m.body.c_str());
+          return 0;
+        }
+        if (i > 0) runs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      }
+      ::close(cfd);
+      return percentile(runs, 50);
+    };
+    std::string small = cpuFunctions.substr(0, comma), big = cpuFunctions.substr(comma + 1);
+    double smallMs = timeWarm(small), bigMs = timeWarm(big);
+    if (smallMs > 0 && bigMs > 0) {
+      std::printf("| CPU-bound invoke at %s | %.1f ms | |\n", small.c_str(), smallMs);
+      std::printf("| CPU-bound invoke at %s | %.1f ms | %.2fx faster |\n", big.c_str(), bigMs, smallMs / bigMs);
+    }
   }
 
   for (int conns : {1, 4, 16}) {

@@ -19,5 +19,19 @@ mkdir -p "$WORK/fn" && cp "$ROOT/$BUILD/bench/bench_noop_bootstrap" "$WORK/fn/bo
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
 /usr/bin/aws --endpoint-url "$ENDPOINT" lambda create-function --function-name noop --runtime provided.al2023 \
   --handler bootstrap --role arn:aws:iam::000000000000:role/bench --zip-file "fileb://$WORK/fn/fn.zip" >/dev/null
-echo "bench: lamina at $ENDPOINT ($(nproc) cores)"
-"$ROOT/$BUILD/bench/bench_invoke" "${ENDPOINT#http://}" noop ${QUICK:+--seconds 2 --requests 5000} | tee "$OUT/report.md"
+# Python no-op (cold start), and the same CPU-bound loop at 256 MB and 1769 MB (the CPU share).
+PY=$(ls /usr/bin/python3.* 2>/dev/null | grep -E 'python3\.[0-9]+$' | head -1 | xargs -r basename)
+mkdir -p "$WORK/py" "$WORK/cpu"
+printf 'def handler(event, context):\n    return event\n' >"$WORK/py/app.py"
+printf 'def handler(event, context):\n    n = 0\n    for i in range(2000000):\n        n += i * i\n    return n\n' >"$WORK/cpu/app.py"
+(cd "$WORK/py" && zip -q fn.zip app.py) && (cd "$WORK/cpu" && zip -q fn.zip app.py)
+EXTRA=()
+if [ -n "$PY" ]; then
+  create() { /usr/bin/aws --endpoint-url "$ENDPOINT" lambda create-function --function-name "$1" --runtime "$PY" \
+    --handler app.handler --role arn:aws:iam::000000000000:role/bench --zip-file "fileb://$WORK/$2/fn.zip" \
+    --timeout 60 --memory-size "$3" >/dev/null; }
+  create pynoop py 128 && create cpu-256mb cpu 256 && create cpu-1769mb cpu 1769
+  EXTRA=(--python pynoop --cpu cpu-256mb,cpu-1769mb)
+fi
+echo "bench: lamina at $ENDPOINT ($(nproc) cores, $(sed -n 's/.*sandbox: \([a-z]*\).*/\1/p' "$WORK/server.out") sandbox)"
+"$ROOT/$BUILD/bench/bench_invoke" "${ENDPOINT#http://}" noop ${QUICK:+--seconds 2 --requests 5000} "${EXTRA[@]}" | tee "$OUT/report.md"

@@ -138,7 +138,9 @@ asio::awaitable<Result<FunctionRecord>> FunctionRegistry::updateConfiguration(co
   co_return co_await commitUpdate(*e, std::move(next));
 }
 
-asio::awaitable<Result<void>> FunctionRegistry::remove(const std::string& name) {
+asio::awaitable<Result<void>> FunctionRegistry::remove(const std::string& nameRef) {
+  // A copy: the caller's string may be the entry's own name, which erase() frees.
+  const std::string name = nameRef;
   auto entry = beginUpdate(name, "");
   if (!entry) co_return std::unexpected(entry.error());
   (*entry)->updating = true;

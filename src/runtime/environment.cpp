@@ -154,7 +154,12 @@ Environment::Environment(const EnvironmentDeps& deps, std::shared_ptr<const Func
   logStream_ = core::logStreamDate(now) + "/[" + image_->version + "]" + core::randomHex(16);
 }
 
-Environment::~Environment() { shutdown(); }
+Environment::~Environment() {
+  // Normally shut down long before (cleanup then ran on the pool). Destroyed alive only at daemon
+  // teardown, when the pool may be gone: clean up here.
+  bool alive = state_ != State::kDead;
+  shutdown(/*cleanupInline=*/alive);
+}
 
 std::shared_ptr<Environment> Environment::create(const EnvironmentDeps& deps,
                                                  std::shared_ptr<const FunctionImage> image) {
@@ -443,7 +448,9 @@ asio::awaitable<void> Environment::invoke(Invocation& inv) {
   if (state_ == State::kBusy) state_ = State::kReady;
 }
 
-void Environment::shutdown() {
+void Environment::shutdown() { shutdown(false); }
+
+void Environment::shutdown(bool cleanupInline) {
   Impl& impl = *impl_;
   if (state_ == State::kDead) return;
   state_ = State::kDead;
@@ -464,7 +471,11 @@ void Environment::shutdown() {
   impl.cgroup = nullptr;
   // Reaping, killing a frozen group and removing it block: the pool does it, after any freeze
   // still running there (Resources::mu).
-  asio::post(deps_.blocking, CleanupJob{impl.res});
+  if (cleanupInline) {
+    CleanupJob{impl.res}();
+  } else {
+    asio::post(deps_.blocking, CleanupJob{impl.res});
+  }
 }
 
 static asio::awaitable<void> gracefulStop(std::shared_ptr<Environment> self, Environment::Impl& impl,

@@ -133,6 +133,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
 
  private:
   Environment(const EnvironmentDeps& deps, std::shared_ptr<const FunctionImage> image);
+  void shutdown(bool cleanupInline);
   std::unique_ptr<Impl> impl_;
   const EnvironmentDeps& deps_;
   std::shared_ptr<const FunctionImage> image_;

@@ -104,6 +104,19 @@ void Scheduler::retire(const std::string& functionName, const std::string& curre
   }
 }
 
+int Scheduler::stopIdle() {
+  int stopped = 0;
+  for (auto& [key, pool] : pools_) {
+    for (auto& i : pool.idle) {
+      i.env->stop();
+      --live_;
+      ++stopped;
+    }
+    pool.idle.clear();
+  }
+  return stopped;
+}
+
 void Scheduler::shutdownAll() {
   if (stopped_) return;
   stopped_ = true;

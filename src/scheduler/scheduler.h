@@ -49,7 +49,10 @@ class Scheduler {
   // Stops the idle environments of `functionName` (after an update or delete); busy ones stop when
   // released because their revision is no longer current.
   void retire(const std::string& functionName, const std::string& currentRevision);
-  // Stops every environment (daemon shutdown).
+  // Gracefully stops every idle environment (SIGTERM, grace, SIGKILL); returns how many. Busy ones
+  // stop when released. For a daemon shutdown, before shutdownAll().
+  int stopIdle();
+  // Stops every environment now (daemon shutdown).
   void shutdownAll();
 
   int liveEnvironments() const { return live_; }

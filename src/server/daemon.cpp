@@ -209,6 +209,11 @@ int runDaemon(const DaemonOptions& opt) {
             wait.expires_after(std::chrono::milliseconds(20));
             co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
           }
+          // Idle environments get SIGTERM and their grace period, as on an idle expiry.
+          if (scheduler.stopIdle() > 0) {
+            wait.expires_after(envDeps.isolation.shutdownGrace + std::chrono::milliseconds(50));
+            co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+          }
           edge->stop();
           scheduler.shutdownAll();
           logStore.flush();

@@ -279,6 +279,12 @@ TEST(CgroupV1, CreateWritesLimitsAndRemoves) {
   EXPECT_EQ(slurp(t.root / "pids/lamina/inst/env1/pids.max"), "1024");
   EXPECT_EQ((*g)->dirFd(), -1);
   EXPECT_FALSE(m->create("env1", limitsForMemory(128, 2)).has_value());  // exists already
+  // The init boost: full speed, then back to the MemorySize share.
+  ASSERT_TRUE((*g)->setCpuQuota(200000, 100000).has_value());
+  EXPECT_EQ(slurp(cpu / "cpu.cfs_quota_us"), "200000");
+  ASSERT_TRUE((*g)->setCpuQuota(7235, 100000).has_value());
+  EXPECT_EQ(slurp(cpu / "cpu.cfs_quota_us"), "7235");
+  EXPECT_EQ(slurp(cpu / "cpu.cfs_period_us"), "100000");
 
   ASSERT_TRUE((*g)->addProcess(kNoSuchPid).has_value());
   for (const char* c : {"cpu", "memory", "pids", "freezer"})
@@ -421,6 +427,10 @@ TEST(CgroupV2, CreateWritesLimitsAndRemoves) {
   EXPECT_EQ(slurp(dir / "cpu.max"), "7235 100000");
   EXPECT_EQ(slurp(dir / "pids.max"), "1024");
   EXPECT_GE((*g)->dirFd(), 0);
+  ASSERT_TRUE((*g)->setCpuQuota(200000, 100000).has_value());
+  EXPECT_EQ(slurp(dir / "cpu.max"), "200000 100000");
+  ASSERT_TRUE((*g)->setCpuQuota(7235, 100000).has_value());
+  EXPECT_EQ(slurp(dir / "cpu.max"), "7235 100000");
   ASSERT_TRUE((*g)->addProcess(kNoSuchPid).has_value());
   EXPECT_EQ(slurp(dir / "cgroup.procs"), std::to_string(kNoSuchPid));
   spit(dir / "cgroup.procs", "");

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/cgroup.h"
 #include "sandbox/netns.h"
 #include "sandbox/sandbox.h"
 
@@ -342,6 +343,41 @@ TEST_F(NamespaceSandboxTest, RuntimeApiIsReachableOnlyFromItsOwnNamespace) {
                  "(exec 3<>/dev/tcp/127.0.0.1/9001) 2>/dev/null && echo reached || echo refused",
                  "/bin/bash"));
   EXPECT_EQ(alone.out, "lo\nrefused\n");
+}
+
+// The process is inside the environment's cgroup from its first instruction (v2: clone straight
+// into it; v1: the child waits until the daemon has moved it), under its limits, and a SIGTERM
+// reaches the runtime through init.
+TEST_F(NamespaceSandboxTest, StartsInsideItsCgroupAndTakesSigterm) {
+  if (!fs::exists("/sys/fs/cgroup/cgroup.controllers") && !fs::exists("/sys/fs/cgroup/memory/cgroup.procs"))
+    GTEST_SKIP() << "no cgroup tree";
+  std::string instance = "ns-test-" + std::to_string(::getpid());
+  auto manager = CgroupManager::open("/sys/fs/cgroup", instance);
+  ASSERT_TRUE(manager.has_value()) << manager.error().message();
+  auto group = (*manager)->create("env1", limitsForMemory(256, 2));
+  ASSERT_TRUE(group.has_value()) << group.error().message();
+  ProcessSpec spec = script(
+      "cat /proc/self/cgroup; trap 'echo got-term; exit 7' TERM; echo ready; "
+      "while true; do sleep 0.05; done");
+  spec.cgroup = group->get();
+  auto p = sandbox_->spawn(spec);
+  ASSERT_TRUE(p.has_value()) << p.error().message();
+  std::string out;
+  while (!contains(out, "ready\n")) {
+    std::string line = readLine((*p)->outputFd());
+    if (line.empty()) break;
+    out += line + "\n";
+  }
+  EXPECT_TRUE(contains(out, "/lamina/" + instance + "/env1")) << out;
+  auto pids = (*group)->pids();
+  ASSERT_TRUE(pids.has_value());
+  EXPECT_GE(pids->size(), 2u);  // init and the shell (and perhaps a sleep)
+  (*p)->terminate();
+  std::string rest = readToEof((*p)->outputFd());
+  EXPECT_TRUE(contains(rest, "got-term")) << rest;
+  EXPECT_EQ(describeWaitStatus(waitExit(**p)), "exit status 7");
+  p->reset();
+  EXPECT_TRUE((*group)->remove().has_value());
 }
 
 TEST_F(NamespaceSandboxTest, KillLeavesNoProcesses) {
