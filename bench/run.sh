@@ -8,8 +8,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/bench/out"
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
-trap 'kill $SERVER_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-"$ROOT/$BUILD/lamina" server --listen 127.0.0.1:0 --data-dir "$WORK/data" ${BUSY_POLL:+--busy-poll-us $BUSY_POLL} >"$WORK/server.out" 2>"$WORK/server.err" &
+trap 'kill $SERVER_PID 2>/dev/null || true; wait 2>/dev/null || true; cp "$WORK/server.err" /tmp/bench-server.err; rm -rf "$WORK"' EXIT
+LAMINA_TRACE=${LAMINA_TRACE:-} "$ROOT/$BUILD/lamina" server --listen 127.0.0.1:0 --data-dir "$WORK/data" ${BUSY_POLL:+--busy-poll-us $BUSY_POLL} >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 for _ in $(seq 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
 ENDPOINT=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$WORK/server.out")
@@ -18,7 +18,8 @@ mkdir -p "$WORK/fn" && cp "$ROOT/$BUILD/bench/bench_noop_bootstrap" "$WORK/fn/bo
 (cd "$WORK/fn" && zip -q fn.zip bootstrap)
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
 /usr/bin/aws --endpoint-url "$ENDPOINT" lambda create-function --function-name noop --runtime provided.al2023 \
-  --handler bootstrap --role arn:aws:iam::000000000000:role/bench --zip-file "fileb://$WORK/fn/fn.zip" >/dev/null
+  --handler bootstrap --role arn:aws:iam::000000000000:role/bench --zip-file "fileb://$WORK/fn/fn.zip" \
+  --memory-size 1769 >/dev/null
 # Python no-op (cold start), and the same CPU-bound loop at 256 MB and 1769 MB (the CPU share).
 PY=$(ls /usr/bin/python3.* 2>/dev/null | grep -E 'python3\.[0-9]+$' | head -1 | xargs -r basename)
 mkdir -p "$WORK/py" "$WORK/cpu"

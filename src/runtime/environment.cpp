@@ -289,7 +289,11 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   if (iso.namespaces) {
     impl.limits = sandbox::limitsForMemory(img.memoryMb, iso.hostCpus);
     PrepareJob prepare{iso.cgroups, "env-" + core::randomHex(12), impl.limits, iso.edgePort};
+    auto tPrep = Clock::now();
     auto prepared = co_await core::offload(deps_.blocking, std::move(prepare));
+    if (std::getenv("LAMINA_TRACE"))
+      std::fprintf(stderr, "TRACE prepare %.0f us\n",
+                   std::chrono::duration<double, std::micro>(Clock::now() - tPrep).count());
     if (!prepared) co_return failWith("Runtime.Unknown", "could not create the sandbox: " + prepared.error().message());
     impl.res->netns = std::move(prepared->netns);
     impl.res->cgroup = std::move(prepared->cgroup);
@@ -373,6 +377,9 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   sandbox::Sandbox& sb = deps_.sandbox;
   auto spawnJob = [&sb, spec = std::move(spec)]() { return sb.spawn(spec); };
   auto proc = co_await core::offload(deps_.blocking, std::move(spawnJob));
+  if (std::getenv("LAMINA_TRACE"))
+    std::fprintf(stderr, "TRACE spawn %.0f us\n",
+                 std::chrono::duration<double, std::micro>(Clock::now() - impl.spawnedAt).count());
   if (!proc) {
     // exec's EACCES/ENOENT: a bootstrap the sandbox user may not run (AWS says the same).
     bool entry = proc.error().message().find("exec:") != std::string::npos;
@@ -390,6 +397,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   while (!impl.initCompleted && !impl.initError && state_ != State::kDead && Clock::now() < deadline)
     co_await impl.initDone.waitUntil(deadline);
   initDurationMs_ = std::chrono::duration<double, std::milli>(Clock::now() - impl.spawnedAt).count();
+  if (std::getenv("LAMINA_TRACE")) std::fprintf(stderr, "TRACE init %.0f us\n", initDurationMs_ * 1000);
   if (impl.initCompleted) {
     if (impl.cgroup) {  // the end of the init boost: the MemorySize share from now on
       if (auto r = impl.cgroup->setCpuQuota(impl.limits.cpuQuotaUs, impl.limits.cpuPeriodUs); !r)

@@ -219,12 +219,13 @@ int dropPrivileges(const ChildContext& c, int* step) {
   size_t failed = 0;
   if (int err = runMountPlan(c.plan, &failed)) childFail(c, static_cast<int>(failed), err);
   if (::sethostname(c.hostname, std::strlen(c.hostname)) != 0) childFail(c, -kStepHostname, errno);
-  // AWS's limits. RLIMIT_NPROC counts every process of the uid system-wide, not per environment;
-  // the cgroup pids controller is what bounds one environment.
-  rlimit files{1024, 1024}, procs{1024, 1024};
-  if (::setrlimit(RLIMIT_NOFILE, &files) != 0 || ::setrlimit(RLIMIT_NPROC, &procs) != 0) {
-    childFail(c, -kStepRlimits, errno);
-  }
+  // AWS's 1024 open files. AWS's 1024 processes/threads are per environment, but RLIMIT_NPROC
+  // counts every task of the uid machine-wide (every environment runs as the same uid), so 1024
+  // there would cap the whole host: it stays the daemon's (raising it needs CAP_SYS_RESOURCE,
+  // which a container's root may lack), and the cgroup's pids.max (1024) is the per-environment
+  // limit.
+  rlimit files{1024, 1024};
+  if (::setrlimit(RLIMIT_NOFILE, &files) != 0) childFail(c, -kStepRlimits, errno);
   // Init's memory is the daemon's, command line included, and /proc/1/cmdline is world-readable.
   // Overwrite init's copy of the argument area (PR_SET_MM would need CAP_SYS_RESOURCE, which a
   // container's root may lack). Only this copy changes; the daemon's own pages are untouched.

@@ -75,6 +75,18 @@ def handler(event, context):
         return len(data)
     if op == "ticks":
         return TICKS
+    if op == "threads":  # how many threads this environment can start
+        stop = threading.Event()
+        started = 0
+        try:
+            while started < 2000:
+                threading.Thread(target=stop.wait, daemon=True).start()
+                started += 1
+        except RuntimeError:
+            pass
+        time.sleep(event.get("hold", 0))  # keep them alive while another environment counts
+        stop.set()
+        return started
     if op == "edge":
         import boto3
         from botocore.config import Config
@@ -254,6 +266,25 @@ def test_cgroup_limits_follow_memory_size(lam):
             assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
             assert int((cpu / "cpu.cfs_quota_us").read_text()) == min(100000 * mb // 1769, 100000 * ncpu)
             assert (cgroup_dir(cg, "pids") / "pids.max").read_text().strip() == "1024"
+
+
+def test_processes_and_threads_are_capped_at_1024_per_environment(lam):
+    a = probe(lam, "threads-a", MemorySize=512)
+    b = probe(lam, "threads-b", MemorySize=512)
+    counts = {}
+
+    def count(name):
+        counts[name] = call(lam, name, op="threads", hold=3)
+    import threading
+    workers = [threading.Thread(target=count, args=(n,)) for n in (a, b)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    # Init, the runtime's main thread and its tick thread count too. Both environments, running at
+    # once as the same uid, get their own 1024: the limit is the cgroup's, not the uid's.
+    assert 1000 <= counts[a] < 1024, counts
+    assert counts[b] == counts[a], counts
 
 
 def test_out_of_memory_fails_like_aws_and_the_next_invoke_succeeds(lam):
