@@ -8,8 +8,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/bench/out"
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
-trap 'kill $SERVER_PID 2>/dev/null || true; wait 2>/dev/null || true; cp "$WORK/server.err" /tmp/bench-server.err; rm -rf "$WORK"' EXIT
-LAMINA_TRACE=${LAMINA_TRACE:-} "$ROOT/$BUILD/lamina" server --listen 127.0.0.1:0 --data-dir "$WORK/data" ${BUSY_POLL:+--busy-poll-us $BUSY_POLL} >"$WORK/server.out" 2>"$WORK/server.err" &
+trap 'kill $SERVER_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+"$ROOT/$BUILD/lamina" server --listen 127.0.0.1:0 --data-dir "$WORK/data" ${BUSY_POLL:+--busy-poll-us $BUSY_POLL} >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 for _ in $(seq 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
 ENDPOINT=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$WORK/server.out")

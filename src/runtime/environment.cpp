@@ -1,5 +1,6 @@
 #include "runtime/environment.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "core/strings.h"
 #include "http/server.h"
 #include "runtime/notifier.h"
+#include "runtime/spares.h"
 #include "sandbox/netns.h"
 
 namespace lamina::runtime {
@@ -39,7 +41,6 @@ struct Resources {
   std::mutex mu;
   std::unique_ptr<sandbox::Cgroup> cgroup;
   std::unique_ptr<sandbox::Process> process;
-  core::UniqueFd netns;
 };
 
 // Kills and reaps everything of an environment, then removes its cgroup. Blocking.
@@ -52,7 +53,6 @@ struct CleanupJob {
     res->process.reset();  // reaps
     if (res->cgroup) static_cast<void>(res->cgroup->remove());
     res->cgroup.reset();
-    res->netns.reset();
   }
 };
 
@@ -66,33 +66,66 @@ struct FreezeJob {
   }
 };
 
-// Network namespace, listeners inside it and the cgroup of a new isolated environment. Blocking.
-struct Prepared {
-  core::UniqueFd netns, api, edge;
-  std::unique_ptr<sandbox::Cgroup> cgroup;
-};
-struct PrepareJob {
+// Starts an isolated environment, blocking: its cgroup (before the clone on v2, which clones
+// straight into it; on v1 while the child sets up its mounts), and the Runtime API and edge
+// listeners inside the child's new network namespace, made while the child is still waiting.
+struct IsolatedSpawnJob {
+  sandbox::Sandbox* sb;
+  sandbox::ProcessSpec spec;
   sandbox::CgroupManager* cgroups;
   std::string cgroupName;
   sandbox::CgroupLimits limits;
   uint16_t edgePort;
-  Result<Prepared> operator()() const {
-    Prepared p;
-    auto ns = sandbox::createNetNamespace();
-    if (!ns) return std::unexpected(ns.error());
-    p.netns = std::move(ns->fd);
-    auto api = sandbox::listenInNamespace(p.netns.get(), "127.0.0.1", 9001);
-    if (!api) return std::unexpected(api.error());
-    p.api = std::move(*api);
-    auto edge = sandbox::listenInNamespace(p.netns.get(), "127.0.0.1", edgePort);
-    if (!edge) return std::unexpected(edge.error());
-    p.edge = std::move(*edge);
-    if (cgroups) {
+
+  struct Started {
+    std::unique_ptr<sandbox::Process> process;
+    std::unique_ptr<sandbox::Cgroup> cgroup;
+    core::UniqueFd api, edge;
+  };
+  Result<Started> operator()() {
+    Started out;
+    bool early = cgroups && cgroups->version() == "v2";
+    if (early) {
       auto cg = cgroups->create(cgroupName, limits);
       if (!cg) return std::unexpected(cg.error());
-      p.cgroup = std::move(*cg);
+      out.cgroup = std::move(*cg);
+      spec.cgroup = out.cgroup.get();
     }
-    return p;
+    spec.beforeStart = [&](pid_t pid) -> Result<void> {
+      core::UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+      if (!ns.valid()) return failErrno("opening the environment's network namespace", errno);
+      auto socks = sandbox::listenInNamespace(ns.get(), "127.0.0.1", std::vector<uint16_t>{9001, edgePort});
+      if (!socks) return std::unexpected(socks.error());
+      out.api = std::move((*socks)[0]);
+      out.edge = std::move((*socks)[1]);
+      if (cgroups && !early) {
+        auto cg = cgroups->create(cgroupName, limits);
+        if (!cg) return std::unexpected(cg.error());
+        out.cgroup = std::move(*cg);
+        return out.cgroup->addProcess(pid);
+      }
+      return {};
+    };
+    auto process = sb->spawn(spec);
+    if (!process) return std::unexpected(process.error());
+    out.process = std::move(*process);
+    return out;
+  }
+};
+
+// Starts the function in a prewarmed spare: its limits, then the shell's start. Blocking.
+struct StartSpareJob {
+  Spare spare;
+  sandbox::ProcessSpec spec;
+  sandbox::CgroupLimits limits;
+  Result<IsolatedSpawnJob::Started> operator()() {
+    if (spare.cgroup) {
+      if (auto r = spare.cgroup->setLimits(limits); !r) return std::unexpected(r.error());
+    }
+    auto process = spare.shell->start(spec);
+    if (!process) return std::unexpected(process.error());
+    return IsolatedSpawnJob::Started{std::move(*process), std::move(spare.cgroup), std::move(spare.api),
+                                     std::move(spare.edge)};
   }
 };
 
@@ -286,39 +319,17 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   const Isolation& iso = deps_.isolation;
   const FunctionImage& img = *image_;
   std::string runtimeApiAddress, edgeEndpoint = deps_.edgeEndpoint;
-  if (iso.namespaces) {
+  if (iso.namespaces) {  // the listeners are made with the process (IsolatedSpawnJob)
     impl.limits = sandbox::limitsForMemory(img.memoryMb, iso.hostCpus);
-    PrepareJob prepare{iso.cgroups, "env-" + core::randomHex(12), impl.limits, iso.edgePort};
-    auto tPrep = Clock::now();
-    auto prepared = co_await core::offload(deps_.blocking, std::move(prepare));
-    if (std::getenv("LAMINA_TRACE"))
-      std::fprintf(stderr, "TRACE prepare %.0f us\n",
-                   std::chrono::duration<double, std::micro>(Clock::now() - tPrep).count());
-    if (!prepared) co_return failWith("Runtime.Unknown", "could not create the sandbox: " + prepared.error().message());
-    impl.res->netns = std::move(prepared->netns);
-    impl.res->cgroup = std::move(prepared->cgroup);
-    impl.cgroup = impl.res->cgroup.get();
-    if (impl.cgroup) {  // Init at full speed (Lambda's init boost); the share applies from the first invoke
-      auto full = sandbox::limitsForMemory(sandbox::kMbPerVcpu * iso.hostCpus, iso.hostCpus);
-      if (auto r = impl.cgroup->setCpuQuota(full.cpuQuotaUs, full.cpuPeriodUs); !r)
-        co_return failWith("Runtime.Unknown", r.error().message());
-    }
-    auto api = http::Server::adopt(deps_.io, prepared->api.release(), runtimeApiOptions, std::move(runtimeApi));
-    if (!api) co_return failWith("Runtime.Unknown", api.error().message());
-    impl.api = std::move(*api);
-    auto edge = http::Server::adopt(deps_.io, prepared->edge.release(), iso.edgeOptions, iso.edgeHandler);
-    if (!edge) co_return failWith("Runtime.Unknown", edge.error().message());
-    impl.edge = std::move(*edge);
-    impl.edge->start();
     runtimeApiAddress = "127.0.0.1:9001";
     edgeEndpoint = "http://127.0.0.1:" + std::to_string(iso.edgePort);
   } else {
-    auto api = http::Server::listen(deps_.io, "127.0.0.1", 0, runtimeApiOptions, std::move(runtimeApi));
+    auto api = http::Server::listen(deps_.io, "127.0.0.1", 0, runtimeApiOptions, runtimeApi);
     if (!api) co_return failWith("Runtime.Unknown", api.error().message());
     impl.api = std::move(*api);
+    impl.api->start();
     runtimeApiAddress = impl.api->address();
   }
-  impl.api->start();
 
   std::string task = iso.namespaces ? std::string("/var/task") : img.codeDir.string();
   std::string runtimeDir = iso.namespaces ? std::string("/var/runtime") : deps_.runtimes.dir().string();
@@ -334,8 +345,6 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
     spec.taskDir = img.codeDir;
     spec.runtimeDir = deps_.runtimes.dir();
     spec.tmpSizeMb = img.ephemeralStorageMb;
-    spec.netnsFd = impl.res->netns.get();
-    spec.cgroup = impl.cgroup;
   }
   spec.env = {
       "PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -374,20 +383,47 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
 
   platformLog("INIT_START Runtime Version: " + img.runtime);
   impl.spawnedAt = Clock::now();
-  sandbox::Sandbox& sb = deps_.sandbox;
-  auto spawnJob = [&sb, spec = std::move(spec)]() { return sb.spawn(spec); };
-  auto proc = co_await core::offload(deps_.blocking, std::move(spawnJob));
-  if (std::getenv("LAMINA_TRACE"))
-    std::fprintf(stderr, "TRACE spawn %.0f us\n",
-                 std::chrono::duration<double, std::micro>(Clock::now() - impl.spawnedAt).count());
-  if (!proc) {
+  auto spawnFailed = [&](const Error& e) {
     // exec's EACCES/ENOENT: a bootstrap the sandbox user may not run (AWS says the same).
-    bool entry = proc.error().message().find("exec:") != std::string::npos;
-    co_return failWith(entry ? "Runtime.InvalidEntrypoint" : "Runtime.Unknown",
-                       "could not start the runtime: " + proc.error().message());
+    bool entry = e.message().find("exec:") != std::string::npos;
+    return failWith(entry ? "Runtime.InvalidEntrypoint" : "Runtime.Unknown",
+                    "could not start the runtime: " + e.message());
+  };
+  if (iso.namespaces) {
+    // Init runs at full speed (Lambda's init boost); the MemorySize share applies once it ends.
+    sandbox::CgroupLimits boot = impl.limits;
+    boot.cpuQuotaUs = sandbox::limitsForMemory(sandbox::kMbPerVcpu * iso.hostCpus, iso.hostCpus).cpuQuotaUs;
+    std::optional<Spare> spare = iso.spares ? iso.spares->take() : std::nullopt;
+    Result<IsolatedSpawnJob::Started> started = fail(Code::kInternal, "not started");
+    if (spare) {
+      StartSpareJob job{std::move(*spare), std::move(spec), boot};
+      started = co_await core::offload(deps_.blocking, std::move(job));
+    } else {
+      IsolatedSpawnJob job{&deps_.sandbox, std::move(spec), iso.cgroups, "env-" + core::randomHex(12),
+                           boot,           iso.edgePort};
+      started = co_await core::offload(deps_.blocking, std::move(job));
+    }
+    if (!started) co_return spawnFailed(started.error());
+    impl.res->process = std::move(started->process);
+    impl.res->cgroup = std::move(started->cgroup);
+    impl.process = impl.res->process.get();
+    impl.cgroup = impl.res->cgroup.get();
+    auto api = http::Server::adopt(deps_.io, started->api.release(), runtimeApiOptions, std::move(runtimeApi));
+    if (!api) co_return failWith("Runtime.Unknown", api.error().message());
+    impl.api = std::move(*api);
+    impl.api->start();
+    auto edge = http::Server::adopt(deps_.io, started->edge.release(), iso.edgeOptions, iso.edgeHandler);
+    if (!edge) co_return failWith("Runtime.Unknown", edge.error().message());
+    impl.edge = std::move(*edge);
+    impl.edge->start();
+  } else {
+    sandbox::Sandbox& sb = deps_.sandbox;
+    auto spawnJob = [&sb, spec = std::move(spec)]() { return sb.spawn(spec); };
+    auto proc = co_await core::offload(deps_.blocking, std::move(spawnJob));
+    if (!proc) co_return spawnFailed(proc.error());
+    impl.res->process = std::move(*proc);
+    impl.process = impl.res->process.get();
   }
-  impl.res->process = std::move(*proc);
-  impl.process = impl.res->process.get();
   impl.exitWatch.assign(::dup(impl.process->exitFd()));
   impl.output.assign(::dup(impl.process->outputFd()));
   asio::co_spawn(deps_.io, watchExit(self, impl), asio::detached);
@@ -397,7 +433,6 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   while (!impl.initCompleted && !impl.initError && state_ != State::kDead && Clock::now() < deadline)
     co_await impl.initDone.waitUntil(deadline);
   initDurationMs_ = std::chrono::duration<double, std::milli>(Clock::now() - impl.spawnedAt).count();
-  if (std::getenv("LAMINA_TRACE")) std::fprintf(stderr, "TRACE init %.0f us\n", initDurationMs_ * 1000);
   if (impl.initCompleted) {
     if (impl.cgroup) {  // the end of the init boost: the MemorySize share from now on
       if (auto r = impl.cgroup->setCpuQuota(impl.limits.cpuQuotaUs, impl.limits.cpuPeriodUs); !r)

@@ -60,6 +60,8 @@ class Cgroup {
   // Changes the CPU quota (e.g. full speed during Init, then the MemorySize share). One write per
   // hierarchy: cheap enough for the I/O thread. A no-op without the cpu controller.
   virtual Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) = 0;
+  // Rewrites every limit (a prewarmed environment's group gets its function's limits this way).
+  virtual Result<void> setLimits(const CgroupLimits& limits) = 0;
   // Stops every task and returns once the kernel reports the group frozen; on a timeout it thaws
   // again and fails. Frozen tasks still count as present (pids(), not dead).
   virtual Result<void> freeze() = 0;

@@ -51,9 +51,18 @@ class V1Cgroup final : public Cgroup {
   Result<void> apply(const CgroupLimits& limits) {
     Result<void> r;
     if (int d = dirOf(kMemory); d >= 0) {
-      r = writeFile(d, "memory.limit_in_bytes", std::to_string(limits.memoryBytes));
-      // memory+swap may never be below memory alone, so it is set second.
-      if (r && shared_->memsw) r = writeFile(d, "memory.memsw.limit_in_bytes", std::to_string(limits.memoryBytes));
+      // memory+swap may never be below memory alone: lowering sets memory first, raising memsw
+      // first (the first write fails with EINVAL when it would cross the other).
+      std::string bytes = std::to_string(limits.memoryBytes);
+      r = writeFile(d, "memory.limit_in_bytes", bytes);
+      if (shared_->memsw) {
+        if (r) {
+          r = writeFile(d, "memory.memsw.limit_in_bytes", bytes);
+        } else {
+          r = writeFile(d, "memory.memsw.limit_in_bytes", bytes);
+          if (r) r = writeFile(d, "memory.limit_in_bytes", bytes);
+        }
+      }
     }
     if (int d = dirOf(kCpu); r && d >= 0) {
       r = writeFile(d, "cpu.cfs_period_us", std::to_string(limits.cpuPeriodUs));
@@ -71,6 +80,7 @@ class V1Cgroup final : public Cgroup {
     }
     return {};
   }
+  Result<void> setLimits(const CgroupLimits& limits) override { return apply(limits); }
   int dirFd() const override { return -1; }
   Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) override {
     int d = dirOf(kCpu);

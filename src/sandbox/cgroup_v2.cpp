@@ -48,6 +48,7 @@ class V2Cgroup final : public Cgroup {
   }
 
   Result<void> addProcess(pid_t pid) override { return writeFile(dir_.get(), "cgroup.procs", std::to_string(pid)); }
+  Result<void> setLimits(const CgroupLimits& limits) override { return apply(limits); }
   int dirFd() const override { return dir_.get(); }
   Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) override {
     if (!shared_->cpu) return {};

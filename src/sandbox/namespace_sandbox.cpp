@@ -26,8 +26,10 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +77,10 @@ enum NamedStep : int {
   kStepCwd,
   kStepSeccomp,
   kStepCgroup,
+  kStepStartMessage,
+  kStepTask,
+  kStepOpt,
+  kStepTmp,
   kStepFork,
   kStepExec,
 };
@@ -110,7 +116,15 @@ const char* namedStep(int step) {
     case kStepSeccomp:
       return "installing the seccomp filter";
     case kStepCgroup:
-      return "waiting to join the cgroup";
+      return "waiting for the daemon's go";
+    case kStepStartMessage:
+      return "reading the start message";
+    case kStepTask:
+      return "mounting /var/task";
+    case kStepOpt:
+      return "mounting /opt";
+    case kStepTmp:
+      return "sizing /tmp";
     case kStepFork:
       return "starting the process";
     case kStepExec:
@@ -132,6 +146,8 @@ struct ChildContext {
   const char* executable;
   std::vector<char*> argv;
   std::vector<char*> envp;
+  char** argvp = nullptr;  // what execve gets: argv.data(), or the start message's
+  char** envpp = nullptr;
   const char* cwd;
   const char* hostname;
   uid_t uid;
@@ -142,8 +158,13 @@ struct ChildContext {
   int errFd;
   int statusFd;
   int outputFd;
-  int netnsFd;            // -1: the clone made a new network namespace
-  int goFd;               // -1, or: wait for a byte (the daemon has moved us into the cgroup)
+  int netnsFd;  // -1: the clone made a new network namespace
+  int goFd;     // -1, or: wait for a byte (the daemon has moved us into the cgroup)
+  // Prewarmed shells (prewarm()): after the generic setup the child reports ready on errFd and
+  // waits on ctlFd for the start message; buffers are allocated before the clone.
+  int ctlFd = -1;
+  std::vector<char> message;
+  std::vector<char*> pointers;
   std::vector<int> keep;  // sorted; every other descriptor >= 3 is closed first thing
 };
 
@@ -204,8 +225,82 @@ int dropPrivileges(const ChildContext& c, int* step) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(c.executable, c.argv.data(), c.envp.data());
+  ::execve(c.executable, c.argvp, c.envpp);
   childFail(c, -kStepExec, errno);
+}
+
+// The start message of a prewarmed shell (see StartHeader): reports ready, waits for it, then
+// mounts the function's trees and sizes /tmp. Child only; allocates nothing.
+struct StartHeader {
+  uint32_t argc, envc;
+  uint32_t fds;  // SCM_RIGHTS descriptors: the /var/task tree, then the /opt tree when hasOpt
+  uint32_t hasTask, hasOpt;
+  uint32_t remountTmp;  // then a mount option string ("size=1024m") follows the header
+};
+
+void receiveStart(ChildContext& c) {
+  ChildError ready{0, 0};
+  if (::write(c.errFd, &ready, sizeof ready) != sizeof ready) ::_exit(127);
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
+  iovec iov{c.message.data(), c.message.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(c.ctlFd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0) ::_exit(0);  // the shell was discarded
+  if (static_cast<size_t>(n) < sizeof(StartHeader) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+    childFail(c, -kStepStartMessage, EMSGSIZE);
+  StartHeader h;
+  std::memcpy(&h, c.message.data(), sizeof h);
+  int fds[2] = {-1, -1};
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+      size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      std::memcpy(fds, CMSG_DATA(cm), std::min<size_t>(count, 2) * sizeof(int));
+    }
+  }
+  // Strings, NUL-terminated, in order: [tmp option], executable, cwd, argv..., env...
+  char* p = c.message.data() + sizeof h;
+  char* end = c.message.data() + n;
+  size_t need = static_cast<size_t>(h.argc) + h.envc + 2;
+  if (need > c.pointers.size()) childFail(c, -kStepStartMessage, E2BIG);
+  auto next = [&]() -> char* {
+    char* s = p;
+    while (p < end && *p != '\0') ++p;
+    if (p >= end) childFail(c, -kStepStartMessage, EBADMSG);
+    ++p;
+    return s;
+  };
+  const char* tmpOption = h.remountTmp ? next() : nullptr;
+  c.executable = next();
+  c.cwd = next();
+  char** ptrs = c.pointers.data();
+  for (uint32_t i = 0; i < h.argc; ++i) ptrs[i] = next();
+  ptrs[h.argc] = nullptr;
+  for (uint32_t i = 0; i < h.envc; ++i) ptrs[h.argc + 1 + i] = next();
+  ptrs[h.argc + 1 + h.envc] = nullptr;
+  c.argvp = ptrs;
+  c.envpp = ptrs + h.argc + 1;
+  int fdIndex = 0;
+  if (h.hasTask) {
+    int fd = fds[fdIndex++];
+    if (fd < 0 || ::move_mount(fd, "", AT_FDCWD, "/var/task", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      childFail(c, -kStepTask, fd < 0 ? EBADF : errno);
+    ::close(fd);
+  }
+  if (h.hasOpt) {
+    int fd = fds[fdIndex++];
+    if (fd < 0 || ::move_mount(fd, "", AT_FDCWD, "/opt", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      childFail(c, -kStepOpt, fd < 0 ? EBADF : errno);
+    ::close(fd);
+  }
+  if (tmpOption != nullptr && ::mount("tmpfs", "/tmp", "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, tmpOption) != 0)
+    childFail(c, -kStepTmp, errno);
+  ::close(c.ctlFd);
 }
 
 [[noreturn]] void runInit(ChildContext& c) {
@@ -233,6 +328,7 @@ int dropPrivileges(const ChildContext& c, int* step) {
   if (c.argArea != nullptr) {
     for (size_t i = 0; i < c.argAreaSize; ++i) c.argArea[i] = i < sizeof kInitCmdline ? kInitCmdline[i] : '\0';
   }
+  if (c.ctlFd >= 0) receiveStart(c);
   int step = 0;
   if (int err = dropPrivileges(c, &step)) childFail(c, -step, err);
   if (::chdir(c.cwd) != 0) childFail(c, -kStepCwd, errno);
@@ -362,6 +458,108 @@ Result<void> awaitSetup(int errRead, const MountPlan& plan) {
   return failErrno("sandbox: " + what, e.err);
 }
 
+// Room for a start message: Lambda's 4 KB of variables plus lamina's own, argv, paths.
+constexpr size_t kMaxStartMessage = 128 * 1024;
+constexpr size_t kMaxStartPointers = 4096;
+
+// A detached, read-only copy of `dir` to send to a shell (open_tree: no path lookups in the child).
+Result<UniqueFd> detachedTree(const std::filesystem::path& dir) {
+  UniqueFd fd(::open_tree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+  if (!fd.valid()) return failErrno("sandbox: open_tree " + dir.string(), errno);
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (::mount_setattr(fd.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+    return failErrno("sandbox: mount_setattr " + dir.string(), errno);
+  return fd;
+}
+
+class NamespaceShell final : public Shell {
+ public:
+  NamespaceShell(pid_t pid, UniqueFd pidfd, UniqueFd err, UniqueFd status, UniqueFd output, UniqueFd ctl,
+                 MountPlan plan, int tmpSizeMb)
+      : pid_(pid),
+        pidfd_(std::move(pidfd)),
+        err_(std::move(err)),
+        status_(std::move(status)),
+        output_(std::move(output)),
+        ctl_(std::move(ctl)),
+        plan_(std::move(plan)),
+        tmpSizeMb_(tmpSizeMb) {}
+  ~NamespaceShell() override {
+    if (!pidfd_.valid()) return;  // started: the Process owns it now
+    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  pid_t pid() const override { return pid_; }
+
+  Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) override {
+    if (!pidfd_.valid()) return fail(Code::kInternal, "sandbox: shell already started");
+    std::vector<UniqueFd> trees;
+    StartHeader h{};
+    if (!spec.taskDir.empty()) {
+      auto t = detachedTree(spec.taskDir);
+      if (!t) return std::unexpected(t.error());
+      trees.push_back(std::move(*t));
+      h.hasTask = 1;
+    }
+    if (!spec.optDir.empty()) {
+      auto t = detachedTree(spec.optDir);
+      if (!t) return std::unexpected(t.error());
+      trees.push_back(std::move(*t));
+      h.hasOpt = 1;
+    }
+    h.argc = static_cast<uint32_t>(spec.argv.size());
+    h.envc = static_cast<uint32_t>(spec.env.size());
+    h.fds = static_cast<uint32_t>(trees.size());
+    h.remountTmp = spec.tmpSizeMb != tmpSizeMb_ ? 1 : 0;
+    std::string body(reinterpret_cast<const char*>(&h), sizeof h);
+    auto add = [&body](const std::string& v) {
+      body += v;
+      body.push_back('\0');
+    };
+    if (h.remountTmp) add("size=" + std::to_string(spec.tmpSizeMb) + "m");
+    add(spec.executable);
+    add(!spec.cwd.empty() ? spec.cwd.string() : spec.taskDir.empty() ? "/" : "/var/task");
+    for (const auto& a : spec.argv) add(a);
+    for (const auto& e : spec.env) add(e);
+    if (body.size() > kMaxStartMessage || spec.argv.size() + spec.env.size() + 2 > kMaxStartPointers)
+      return fail(Code::kInternal, "sandbox: argv and environment too large");
+
+    iovec iov{body.data(), body.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+    if (!trees.empty()) {
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(trees.size() * sizeof(int));
+      cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(trees.size() * sizeof(int));
+      int fds[2] = {trees[0].get(), trees.size() > 1 ? trees[1].get() : -1};
+      std::memcpy(CMSG_DATA(cm), fds, trees.size() * sizeof(int));
+    }
+    ssize_t sent;
+    while ((sent = ::sendmsg(ctl_.get(), &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    if (sent != static_cast<ssize_t>(body.size())) return failErrno("sandbox: sending the start message", errno);
+    ctl_.reset();
+    if (auto ok = awaitSetup(err_.get(), plan_); !ok) return std::unexpected(ok.error());  // the destructor kills
+    ::fcntl(output_.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(status_.get(), F_SETFL, O_NONBLOCK);
+    return std::unique_ptr<Process>(
+        new NamespaceProcess(pid_, std::move(pidfd_), std::move(output_), std::move(status_)));
+  }
+
+ private:
+  pid_t pid_;
+  UniqueFd pidfd_, err_, status_, output_, ctl_;
+  MountPlan plan_;
+  int tmpSizeMb_;
+};
+
 class NamespaceSandbox final : public Sandbox {
  public:
   explicit NamespaceSandbox(NamespaceOptions options)
@@ -371,6 +569,97 @@ class NamespaceSandbox final : public Sandbox {
         argArea_(readArgArea()) {}
 
   std::string_view name() const override { return "namespace"; }
+
+  Result<std::unique_ptr<Shell>> prewarm(const ProcessSpec& generic) override {
+    if (!filter_) return std::unexpected(filter_.error());
+    auto plan = planView({{}, {}, generic.runtimeDir, generic.tmpSizeMb, options_.maskPaths});
+    if (!plan) return std::unexpected(plan.error());
+    auto errPipe = makePipe();
+    if (!errPipe) return std::unexpected(errPipe.error());
+    auto statusPipe = makePipe();
+    if (!statusPipe) return std::unexpected(statusPipe.error());
+    auto outPipe = makePipe();
+    if (!outPipe) return std::unexpected(outPipe.error());
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+      return failErrno("sandbox: socketpair", errno);
+    UniqueFd ctlParent(pair[0]);
+    auto ctlChild = aboveStdio(UniqueFd(pair[1]));
+    if (!ctlChild) return std::unexpected(ctlChild.error());
+    int buf = static_cast<int>(kMaxStartMessage + 4096);
+    ::setsockopt(ctlParent.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    ::setsockopt(ctlChild->get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    int cgroupFd = generic.cgroup ? generic.cgroup->dirFd() : -1;
+
+    ChildContext c{.plan = std::move(*plan),
+                   .filter = &*filter_,
+                   .executable = nullptr,
+                   .cwd = "/",
+                   .hostname = generic.hostname.c_str(),
+                   .uid = options_.uid,
+                   .gid = options_.gid,
+                   .lastCap = lastCap_,
+                   .argArea = argArea_.first,
+                   .argAreaSize = argArea_.second,
+                   .errFd = errPipe->second.get(),
+                   .statusFd = statusPipe->second.get(),
+                   .outputFd = outPipe->second.get(),
+                   .netnsFd = -1,
+                   .goFd = -1,
+                   .ctlFd = ctlChild->get()};
+    c.message.resize(kMaxStartMessage);
+    c.pointers.resize(kMaxStartPointers);
+    c.keep = {c.errFd, c.statusFd, c.outputFd, c.ctlFd};
+    std::sort(c.keep.begin(), c.keep.end());
+
+    int pidfd = -1;
+    clone_args args{};
+    args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    if (cgroupFd >= 0) {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = static_cast<uint64_t>(cgroupFd);
+    }
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) return failErrno("sandbox: clone3", errno);
+    if (pid == 0) runInit(c);
+
+    UniqueFd pidfdOwner(pidfd);
+    errPipe->second.reset();
+    statusPipe->second.reset();
+    outPipe->second.reset();
+    ctlChild->reset();
+    auto kill = [&] {
+      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+      }
+    };
+    // The generic setup's verdict: a ready record, or a ChildError.
+    ChildError e{-1, 0};
+    size_t got = 0;
+    while (got < sizeof e) {
+      pollfd pfd{errPipe->first.get(), POLLIN, 0};
+      int ready = ::poll(&pfd, 1, kSetupTimeoutMs);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;
+      ssize_t n = ::read(errPipe->first.get(), reinterpret_cast<char*>(&e) + got, sizeof e - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (got < sizeof e || e.err != 0) {
+      kill();
+      if (got < sizeof e) return fail(Code::kInternal, "sandbox: prewarm setup did not report");
+      std::string what = e.step >= 0 && static_cast<size_t>(e.step) < c.plan.steps.size()
+                             ? c.plan.steps[static_cast<size_t>(e.step)].what
+                             : namedStep(-e.step);
+      return failErrno("sandbox: " + what, e.err);
+    }
+    return std::unique_ptr<Shell>(new NamespaceShell(
+        static_cast<pid_t>(pid), std::move(pidfdOwner), std::move(errPipe->first), std::move(statusPipe->first),
+        std::move(outPipe->first), std::move(ctlParent), std::move(c.plan), generic.tmpSizeMb));
+  }
 
   Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) override {
     if (!filter_) return std::unexpected(filter_.error());
@@ -383,8 +672,9 @@ class NamespaceSandbox final : public Sandbox {
     auto outPipe = makePipe();
     if (!outPipe) return std::unexpected(outPipe.error());
     int cgroupFd = spec.cgroup ? spec.cgroup->dirFd() : -1;
-    std::optional<std::pair<UniqueFd, UniqueFd>> goPipe;  // v1: read end in the child
-    if (spec.cgroup && cgroupFd < 0) {
+    // v1 cgroup or beforeStart: the child waits for a byte on it (read end in the child).
+    std::optional<std::pair<UniqueFd, UniqueFd>> goPipe;
+    if ((spec.cgroup && cgroupFd < 0) || spec.beforeStart) {
       auto made = makePipe();
       if (!made) return std::unexpected(made.error());
       goPipe = std::move(*made);
@@ -418,6 +708,8 @@ class NamespaceSandbox final : public Sandbox {
     c.argv.push_back(nullptr);
     for (const auto& e : spec.env) c.envp.push_back(const_cast<char*>(e.c_str()));
     c.envp.push_back(nullptr);
+    c.argvp = c.argv.data();
+    c.envpp = c.envp.data();
     c.keep = {c.errFd, c.statusFd, c.outputFd};
     if (netnsFd >= 0) c.keep.push_back(netnsFd);
     if (c.goFd >= 0) c.keep.push_back(c.goFd);
@@ -444,17 +736,23 @@ class NamespaceSandbox final : public Sandbox {
     netns.reset();
     if (goPipe) {
       goPipe->first.reset();
-      auto joined = spec.cgroup->addProcess(static_cast<pid_t>(pid));
+      Result<void> joined;
+      if (spec.cgroup && cgroupFd < 0) joined = spec.cgroup->addProcess(static_cast<pid_t>(pid));
+      if (joined && spec.beforeStart) joined = spec.beforeStart(static_cast<pid_t>(pid));
       if (joined) {
         char go = 1;
         if (::write(goPipe->second.get(), &go, 1) != 1) joined = failErrno("sandbox: releasing the child", errno);
       }
       goPipe->second.reset();  // on failure the child reads EOF and gives up
       if (!joined) {
+        // The child's own failure, if it came first, explains more (it reads EOF and exits).
+        auto setup = awaitSetup(errPipe->first.get(), c.plan);
         ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
         while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
         }
-        return fail(Code::kInternal, "sandbox: joining the cgroup: " + joined.error().message());
+        if (!setup && setup.error().message().find(namedStep(kStepCgroup)) == std::string::npos)
+          return std::unexpected(setup.error());
+        return fail(Code::kInternal, "sandbox: before the start: " + joined.error().message());
       }
     }
     if (auto ok = awaitSetup(errPipe->first.get(), c.plan); !ok) {

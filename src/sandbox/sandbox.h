@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,11 @@ struct ProcessSpec {
   // The environment's cgroup; the process is inside it before it execs anything (v2:
   // CLONE_INTO_CGROUP; v1: the child waits until the daemon has moved it). Null = none.
   Cgroup* cgroup = nullptr;
+  // Isolating backends: called in the daemon after the clone, with the host pid of the
+  // environment's init, while the child sets itself up; nothing of the function runs before it
+  // returns. E.g. create listeners in the child's new network namespace (/proc/<pid>/ns/net) or
+  // join a v1 cgroup. A failure aborts the spawn.
+  std::function<Result<void>(pid_t)> beforeStart;
 };
 
 // One running process (and, through its session, whatever it started). Destruction kills the
@@ -60,10 +66,28 @@ class Process {
   virtual uint64_t peakMemoryBytes() const = 0;
 };
 
+// A prewarmed environment (isolating backends): init already in its namespaces, with the generic
+// part of the view built (root, /var/runtime, /tmp, /proc, /dev, masks), waiting for the
+// function-specific rest. Destruction kills it. Blocking calls; off the I/O thread.
+class Shell {
+ public:
+  virtual ~Shell() = default;
+  // The host pid of its init (e.g. for /proc/<pid>/ns/net, or to join a cgroup before start()).
+  virtual pid_t pid() const = 0;
+  // Once: binds spec.taskDir and spec.optDir, sizes /tmp, drops privileges and execs the process.
+  // Uses executable, argv, env, cwd, taskDir, optDir and tmpSizeMb of `spec`.
+  virtual Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) = 0;
+};
+
 class Sandbox {
  public:
   virtual ~Sandbox() = default;
   virtual Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) = 0;
+  // A Shell for later start(): `generic` gives runtimeDir, tmpSizeMb (the default size), hostname
+  // and a v2 cgroup to clone into. The plain backend has none.
+  virtual Result<std::unique_ptr<Shell>> prewarm([[maybe_unused]] const ProcessSpec& generic) {
+    return fail(Code::kInternal, "this sandbox cannot prewarm environments");
+  }
   virtual std::string_view name() const = 0;
 };
 

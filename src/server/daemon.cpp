@@ -26,6 +26,7 @@
 #include "http/sigv4.h"
 #include "invoke/invoker.h"
 #include "runtime/runtimes.h"
+#include "runtime/spares.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/scheduler.h"
 #include "server/isolation.h"
@@ -146,6 +147,14 @@ int runDaemon(const DaemonOptions& opt) {
   envIsolation.edgeOptions = http::ServerOptions{kEdgeBodyLimit, std::chrono::seconds(300)};
   envIsolation.edgeHandler = [edgeHandlerState](http::Request& req) { return (*edgeHandlerState)(req); };
   envIsolation.freezeAfter = opt.freezeAfter;
+  std::unique_ptr<runtime::SparePool> spares;
+  if (isolation->namespaces && opt.spares > 0) {
+    spares = std::make_unique<runtime::SparePool>(
+        io, blocking,
+        runtime::SpareOptions{sandbox, isolation->cgroups.get(), (*runtimes)->dir(), envIsolation.edgePort, opt.spares,
+                              envIsolation.hostCpus});
+    envIsolation.spares = spares.get();
+  }
   runtime::EnvironmentDeps envDeps{io,
                                    blocking,
                                    *sandbox,
@@ -193,6 +202,7 @@ int runDaemon(const DaemonOptions& opt) {
                              requestId);
   };
   edge->start();
+  if (spares) spares->start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code sigEc, int sig) {
@@ -215,6 +225,7 @@ int runDaemon(const DaemonOptions& opt) {
             co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
           }
           edge->stop();
+          if (spares) spares->stop();
           scheduler.shutdownAll();
           logStore.flush();
           io.stop();

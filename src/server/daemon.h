@@ -18,8 +18,10 @@ struct DaemonOptions {
   std::chrono::milliseconds drainLimit{std::chrono::seconds(30)};
   // How long the I/O loop spins for more work before sleeping (0 = never spin).
   std::chrono::microseconds busyPoll{200};
-  std::string sandbox = "auto";                // auto | namespace | process (server/isolation.h)
-  std::chrono::milliseconds freezeAfter{100};  // idle time before an environment is frozen (0 = never)
+  std::string sandbox = "auto";  // auto | namespace | process (server/isolation.h)
+  std::chrono::milliseconds freezeAfter{100};
+  int spares = 2;  // prewarmed environments kept ready for cold starts (namespace sandbox only)  // idle time before an
+                   // environment is frozen (0 = never)
 };
 
 // Runs the daemon; returns the process exit code. Fails fast on bad options.

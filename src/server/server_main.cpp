@@ -43,6 +43,10 @@ int serverMain(int argc, char** argv) {
   app.add_option("--freeze-after-ms", freezeAfterMs, "idle milliseconds before an environment is frozen (0 = never)")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600000));
+  app.add_option("--spare-environments", opt.spares,
+                 "prewarmed environments kept ready so cold starts skip namespace and cgroup creation")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   bool check = false;
   app.add_flag("--check", check, "report which isolation features this machine offers, then exit (1 if incomplete)");
   try {

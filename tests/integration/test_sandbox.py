@@ -137,10 +137,11 @@ def cgroup_dir(cgroup_text, controller):
 
 
 def instance_groups(server):
-    """Every environment cgroup directory of this daemon, in every hierarchy."""
+    """The names of this daemon's environment cgroups (running, idle or spare), over every hierarchy."""
     instance = "d" + hashlib.sha256(server.data_dir.encode()).hexdigest()[:16]
-    return sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"*/lamina/{instance}/env-*")) + \
-        sorted(str(p) for p in Path("/sys/fs/cgroup").glob(f"lamina/{instance}/env-*"))
+    paths = list(Path("/sys/fs/cgroup").glob(f"*/lamina/{instance}/env-*")) + \
+        list(Path("/sys/fs/cgroup").glob(f"lamina/{instance}/env-*"))
+    return sorted({p.name for p in paths})
 
 
 def children(pid):
@@ -157,15 +158,8 @@ def children(pid):
     return out
 
 
-def netns_fds(pid):
-    out = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("net:["):
-                out.append(fd)
-        except OSError:
-            pass
-    return out
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def wait_for(cond, timeout=10.0):
@@ -347,7 +341,8 @@ def handler(event, context):
 
 
 def test_idle_expiry_sends_sigterm_first(tmp_path):
-    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace", "--keep-alive", "0.5"]).start()
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace", "--keep-alive", "0.5",
+                                                 "--spare-environments", "0"]).start()
     try:
         lam = s.client()
         logs = s.client("logs")
@@ -363,29 +358,44 @@ def test_idle_expiry_sends_sigterm_first(tmp_path):
         s.stop()
 
 
-def test_no_leaks_after_create_invoke_delete_loop(server, lam):
-    pid = server.proc.pid
-    baseline_netns = len(netns_fds(pid))
-    for i in range(8):
-        name = f"churn-{i}"
-        create_python_function(lam, name, "def handler(e, c):\n    return 'ok'\n")
-        assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "ok"
-        lam.delete_function(FunctionName=name)
-    # A crash and a timeout leave nothing behind either.
-    crash = "import os\ndef handler(e, c):\n    os._exit(3)\n"
-    create_python_function(lam, "crash", crash)
-    assert lam.invoke(FunctionName="crash")["FunctionError"] == "Unhandled"
-    create_python_function(lam, "slow", "import time\ndef handler(e, c):\n    time.sleep(5)\n", Timeout=1)
-    assert lam.invoke(FunctionName="slow")["FunctionError"] == "Unhandled"
-    lam.delete_function(FunctionName="crash")
-    lam.delete_function(FunctionName="slow")
-    assert wait_for(lambda: children(pid) == [], 10), children(pid)
-    assert wait_for(lambda: instance_groups(server) == [], 10), instance_groups(server)
-    assert wait_for(lambda: len(netns_fds(pid)) == baseline_netns, 10)
+@pytest.mark.parametrize("spares", [0, 2])
+def test_no_leaks_after_create_invoke_delete_loop(tmp_path, spares):
+    server = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace",
+                                                      "--spare-environments", str(spares)]).start()
+    try:
+        lam = server.client()
+        pid = server.proc.pid
+        # Spares are children of the daemon with their own cgroup, waiting to become environments.
+        settled = lambda: len(children(pid)) == spares and len(instance_groups(server)) == spares  # noqa: E731
+        assert wait_for(settled, 10), (children(pid), instance_groups(server))
+        create_python_function(lam, "warmup", "def handler(e, c):\n    return 'ok'\n")
+        lam.invoke(FunctionName="warmup")
+        lam.delete_function(FunctionName="warmup")
+        assert wait_for(settled, 10)
+        baseline_fds = open_fds(pid)
+        for i in range(8):
+            name = f"churn-{i}"
+            create_python_function(lam, name, "def handler(e, c):\n    return 'ok'\n")
+            assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "ok"
+            lam.delete_function(FunctionName=name)
+        # A crash and a timeout leave nothing behind either.
+        crash = "import os\ndef handler(e, c):\n    os._exit(3)\n"
+        create_python_function(lam, "crash", crash)
+        assert lam.invoke(FunctionName="crash")["FunctionError"] == "Unhandled"
+        create_python_function(lam, "slow", "import time\ndef handler(e, c):\n    time.sleep(5)\n", Timeout=1)
+        assert lam.invoke(FunctionName="slow")["FunctionError"] == "Unhandled"
+        lam.delete_function(FunctionName="crash")
+        lam.delete_function(FunctionName="slow")
+        assert wait_for(settled, 10), (children(pid), instance_groups(server))
+        # No descriptor leaks (sockets holding network namespaces, pidfds, pipes) either.
+        assert wait_for(lambda: open_fds(pid) <= baseline_fds, 10), (open_fds(pid), baseline_fds)
+    finally:
+        server.stop()
 
 
 def test_restart_reaps_what_a_killed_daemon_left(tmp_path):
-    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace"]).start()
+    args = ["--sandbox", "namespace", "--spare-environments", "0"]
+    s = LaminaServer(tmp_path / "d", extra_args=args).start()
     lam = s.client()
     probe(lam, "survivor")
     call(lam, "survivor", op="identity")
@@ -393,7 +403,7 @@ def test_restart_reaps_what_a_killed_daemon_left(tmp_path):
     s.kill9()
     left = instance_groups(s)
     assert left, "a killed daemon leaves its environment cgroups behind (this test needs that)"
-    s2 = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace"]).start()
+    s2 = LaminaServer(tmp_path / "d", extra_args=args).start()
     try:
         assert instance_groups(s2) == []
         assert "reaped 1 environment(s)" in s2.log_path.read_text()

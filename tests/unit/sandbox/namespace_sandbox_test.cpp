@@ -380,6 +380,45 @@ TEST_F(NamespaceSandboxTest, StartsInsideItsCgroupAndTakesSigterm) {
   EXPECT_TRUE((*group)->remove().has_value());
 }
 
+// A prewarmed shell: namespaces and the generic view first, the function's part (its code at
+// /var/task, /tmp's size, argv, environment, the exec) only at start().
+TEST_F(NamespaceSandboxTest, PrewarmedShellStartsTheFunctionLater) {
+  ProcessSpec generic;
+  auto shell = sandbox_->prewarm(generic);
+  ASSERT_TRUE(shell.has_value()) << shell.error().message();
+  pid_t init = (*shell)->pid();
+  EXPECT_NE(nsOf(init, "pid"), nsOf(::getpid(), "pid"));
+  EXPECT_NE(nsOf(init, "net"), nsOf(::getpid(), "net"));
+  ProcessSpec spec = script("cat /var/task/hello.txt; id -u; echo greeting=$GREETING; pwd; df -m /tmp | tail -1");
+  spec.tmpSizeMb = 1024;
+  auto p = (*shell)->start(spec);
+  ASSERT_TRUE(p.has_value()) << p.error().message();
+  std::string out = readToEof((*p)->outputFd());
+  EXPECT_EQ(describeWaitStatus(waitExit(**p)), "exit status 0") << out;
+  EXPECT_TRUE(contains(out, "hello from task\n993\ngreeting=hi\n/var/task\n")) << out;
+  EXPECT_TRUE(contains(out, " 1024 ")) << out;      // /tmp resized to the spec's EphemeralStorage
+  EXPECT_FALSE((*shell)->start(spec).has_value());  // once only
+}
+
+TEST_F(NamespaceSandboxTest, DiscardedShellLeavesNoProcess) {
+  auto shell = sandbox_->prewarm(ProcessSpec{});
+  ASSERT_TRUE(shell.has_value()) << shell.error().message();
+  std::string ns = nsOf((*shell)->pid(), "pid");
+  ASSERT_FALSE(ns.empty());
+  shell->reset();
+  EXPECT_TRUE(processesIn(ns).empty());
+}
+
+TEST_F(NamespaceSandboxTest, ShellStartReportsAFailedExec) {
+  auto shell = sandbox_->prewarm(ProcessSpec{});
+  ASSERT_TRUE(shell.has_value()) << shell.error().message();
+  ProcessSpec spec = script("true");
+  spec.executable = "/var/task/no-such-bootstrap";
+  auto p = (*shell)->start(spec);
+  ASSERT_FALSE(p.has_value());
+  EXPECT_TRUE(contains(p.error().message(), "exec")) << p.error().message();
+}
+
 TEST_F(NamespaceSandboxTest, KillLeavesNoProcesses) {
   auto p = sandbox_->spawn(script("sleep 100 & sleep 100 & echo ready; wait"));
   ASSERT_TRUE(p.has_value()) << p.error().message();
