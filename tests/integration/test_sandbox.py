@@ -420,3 +420,51 @@ def test_non_executable_bootstrap_is_an_invalid_entrypoint(lam):
     body = json.loads(resp["Payload"].read())
     assert resp["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Runtime.InvalidEntrypoint"
+
+
+def test_check_reports_the_isolation_in_use(tmp_path):
+    import subprocess
+    from conftest import BINARY
+    out = subprocess.run([BINARY, "server", "--check", "--data-dir", str(tmp_path / "d")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "sandbox: namespace" in out.stdout
+    assert re.search(r"cgroup v[12]", out.stdout)
+    assert "full isolation available" in out.stdout
+
+
+def test_process_sandbox_is_announced_loudly(tmp_path):
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "process"]).start()
+    try:
+        assert "WARNING" in s.log_path.read_text() and "--sandbox process" in s.log_path.read_text()
+        lam = s.client()
+        me = call(lam, probe(lam), op="identity")
+        assert me["task_root"] != "/var/task"  # no mount namespace: the real code path
+    finally:
+        s.stop()
+
+
+def test_a_non_root_daemon_says_it_cannot_isolate(tmp_path):
+    import shutil
+    import subprocess
+    from conftest import BINARY
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    import tempfile
+    data = Path(tempfile.mkdtemp(prefix="lamina-nobody-", dir="/tmp"))  # pytest's tmp dirs are root-only
+    try:
+        binary = str(data / "lamina")  # the checkout may not be reachable for uid 65534
+        shutil.copy(BINARY, binary)
+        os.chown(data, 65534, 65534)
+        drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        strict = subprocess.run(drop + [binary, "server", "--sandbox", "namespace", "--data-dir", str(data / "d")],
+                                capture_output=True, text=True, timeout=60)
+        assert strict.returncode != 0
+        assert "not root" in strict.stderr
+        check = subprocess.run(drop + [binary, "server", "--check", "--data-dir", str(data / "d")],
+                               capture_output=True, text=True, timeout=60)
+        assert check.returncode == 1
+        assert "sandbox: process" in check.stdout and "MISSING" in check.stdout and "not root" in check.stdout
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
