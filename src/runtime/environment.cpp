@@ -22,7 +22,6 @@
 #include "http/server.h"
 #include "runtime/notifier.h"
 #include "runtime/spares.h"
-#include "sandbox/netns.h"
 
 namespace lamina::runtime {
 
@@ -67,8 +66,8 @@ struct FreezeJob {
 };
 
 // Starts an isolated environment, blocking: its cgroup (before the clone on v2, which clones
-// straight into it; on v1 while the child sets up its mounts), and the Runtime API and edge
-// listeners inside the child's new network namespace, made while the child is still waiting.
+// straight into it; on v1 while the child sets up its mounts); the child makes the Runtime API
+// and edge listeners in its new network namespace and passes them back.
 struct IsolatedSpawnJob {
   sandbox::Sandbox* sb;
   sandbox::ProcessSpec spec;
@@ -91,24 +90,23 @@ struct IsolatedSpawnJob {
       out.cgroup = std::move(*cg);
       spec.cgroup = out.cgroup.get();
     }
-    spec.beforeStart = [&](pid_t pid) -> Result<void> {
-      core::UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
-      if (!ns.valid()) return failErrno("opening the environment's network namespace", errno);
-      auto socks = sandbox::listenInNamespace(ns.get(), "127.0.0.1", std::vector<uint16_t>{9001, edgePort});
-      if (!socks) return std::unexpected(socks.error());
-      out.api = std::move((*socks)[0]);
-      out.edge = std::move((*socks)[1]);
-      if (cgroups && !early) {
+    // The child makes the listeners inside its own network namespace and hands them over.
+    spec.listenPorts = {9001, edgePort};
+    if (cgroups && !early) {  // v1: join while the child sets itself up
+      spec.beforeStart = [&](pid_t pid) -> Result<void> {
         auto cg = cgroups->create(cgroupName, limits);
         if (!cg) return std::unexpected(cg.error());
         out.cgroup = std::move(*cg);
         return out.cgroup->addProcess(pid);
-      }
-      return {};
-    };
+      };
+    }
     auto process = sb->spawn(spec);
     if (!process) return std::unexpected(process.error());
     out.process = std::move(*process);
+    auto listeners = out.process->takeListeners();
+    if (listeners.size() != 2) return fail(Code::kInternal, "sandbox: no Runtime API listener");
+    out.api = std::move(listeners[0]);
+    out.edge = std::move(listeners[1]);
     return out;
   }
 };

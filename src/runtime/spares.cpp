@@ -1,7 +1,5 @@
 #include "runtime/spares.h"
 
-#include <fcntl.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,7 +13,6 @@
 
 #include "core/ids.h"
 #include "core/offload.h"
-#include "sandbox/netns.h"
 
 namespace lamina::runtime {
 
@@ -48,6 +45,7 @@ struct PrewarmJob {
     bool early = cgroups && cgroups->version() == "v2";  // v2 clones straight into the group
     sandbox::ProcessSpec generic;
     generic.runtimeDir = options.runtimeDir;
+    generic.listenPorts = {9001, options.edgePort};
     if (early) {
       auto cg = cgroups->create(name, limits);
       if (!cg) return std::unexpected(cg.error());
@@ -64,12 +62,10 @@ struct PrewarmJob {
       spare.cgroup = std::move(*cg);
       if (auto r = spare.cgroup->addProcess(pid); !r) return std::unexpected(r.error());
     }
-    core::UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ns.valid()) return failErrno("opening a spare's network namespace", errno);
-    auto socks = sandbox::listenInNamespace(ns.get(), "127.0.0.1", std::vector<uint16_t>{9001, options.edgePort});
-    if (!socks) return std::unexpected(socks.error());
-    spare.api = std::move((*socks)[0]);
-    spare.edge = std::move((*socks)[1]);
+    auto listeners = spare.shell->takeListeners();
+    if (listeners.size() != 2) return fail(Code::kInternal, "sandbox: a spare came without its listeners");
+    spare.api = std::move(listeners[0]);
+    spare.edge = std::move(listeners[1]);
     return spare;
   }
 };

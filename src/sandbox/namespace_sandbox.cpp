@@ -23,6 +23,7 @@
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -77,6 +78,8 @@ enum NamedStep : int {
   kStepCwd,
   kStepSeccomp,
   kStepCgroup,
+  kStepIdMaps,
+  kStepListen,
   kStepStartMessage,
   kStepTask,
   kStepOpt,
@@ -117,6 +120,10 @@ const char* namedStep(int step) {
       return "installing the seccomp filter";
     case kStepCgroup:
       return "waiting for the daemon's go";
+    case kStepIdMaps:
+      return "waiting for the user namespace's id maps";
+    case kStepListen:
+      return "making the listeners inside";
     case kStepStartMessage:
       return "reading the start message";
     case kStepTask:
@@ -165,6 +172,13 @@ struct ChildContext {
   int ctlFd = -1;
   std::vector<char> message;
   std::vector<char*> pointers;
+  // User namespace mode: wait on mapFd until the daemon has written our id maps; no setgroups.
+  bool userns = false;
+  int mapFd = -1;
+  // Listeners to make inside and send to the daemon over lisFd (SCM_RIGHTS).
+  uint16_t listenPorts[4] = {};
+  int listenCount = 0;
+  int lisFd = -1;
   std::vector<int> keep;  // sorted; every other descriptor >= 3 is closed first thing
 };
 
@@ -198,7 +212,9 @@ int dropPrivileges(const ChildContext& c, int* step) {
   }
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
   *step = kStepSetgroups;
-  if (::syscall(SYS_setgroups, 0, nullptr) != 0) return errno;
+  // In a user namespace setgroups is denied (the daemon wrote "deny" before the gid map), and the
+  // only group mapped is ours anyway.
+  if (!c.userns && ::syscall(SYS_setgroups, 0, nullptr) != 0) return errno;
   *step = kStepSetgid;
   if (::syscall(SYS_setresgid, c.gid, c.gid, c.gid) != 0) return errno;
   *step = kStepSetuid;
@@ -303,13 +319,62 @@ void receiveStart(ChildContext& c) {
   ::close(c.ctlFd);
 }
 
+// Makes the listeners of c.listenPorts on 127.0.0.1 (in our network namespace) and sends them to
+// the daemon in one message. Child only.
+int makeListeners(const ChildContext& c) {
+  int fds[4] = {-1, -1, -1, -1};
+  int err = 0;
+  for (int i = 0; i < c.listenCount && err == 0; ++i) {
+    fds[i] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(c.listenPorts[i]);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    if (fds[i] < 0 || ::setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        ::bind(fds[i], reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fds[i], SOMAXCONN) != 0)
+      err = errno;
+  }
+  if (err == 0) {
+    char byte = 'L';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(static_cast<size_t>(c.listenCount) * sizeof(int));
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(static_cast<size_t>(c.listenCount) * sizeof(int));
+    std::memcpy(CMSG_DATA(cm), fds, static_cast<size_t>(c.listenCount) * sizeof(int));
+    if (::sendmsg(c.lisFd, &msg, MSG_NOSIGNAL) != 1) err = errno;
+  }
+  for (int fd : fds)
+    if (fd >= 0) ::close(fd);
+  return err;
+}
+
 [[noreturn]] void runInit(ChildContext& c) {
   if (int err = setUpDescriptors(c)) childFail(c, -kStepFds, err);
+  if (c.mapFd >= 0) {  // user namespace: nothing works before our ids are mapped
+    char go = 0;
+    ssize_t n;
+    while ((n = ::read(c.mapFd, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) childFail(c, -kStepIdMaps, n < 0 ? errno : ECANCELED);
+    ::close(c.mapFd);
+  }
   if (c.netnsFd >= 0) {
     if (::setns(c.netnsFd, CLONE_NEWNET) != 0) childFail(c, -kStepNetns, errno);
     ::close(c.netnsFd);
   } else if (int err = bringUpLoopback()) {
     childFail(c, -kStepLoopback, err);
+  }
+  if (c.listenCount > 0) {
+    if (int err = makeListeners(c)) childFail(c, -kStepListen, err);
+    if (c.lisFd != c.ctlFd) ::close(c.lisFd);
   }
   size_t failed = 0;
   if (int err = runMountPlan(c.plan, &failed)) childFail(c, static_cast<int>(failed), err);
@@ -375,10 +440,60 @@ void receiveStart(ChildContext& c) {
   }
 }
 
+// A user namespace's id maps: `uid`/`gid` inside are the daemon's own ids outside (the only
+// mapping an unprivileged process may write). Parent only.
+Result<void> writeIdMaps(pid_t pid, uid_t uid, gid_t gid) {
+  auto put = [pid](const char* file, const std::string& value) -> Result<void> {
+    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid() || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+      return failErrno("sandbox: writing " + path, errno);
+    return {};
+  };
+  if (auto r = put("setgroups", "deny"); !r) return r;
+  if (auto r = put("uid_map", std::to_string(uid) + " " + std::to_string(::getuid()) + " 1\n"); !r) return r;
+  return put("gid_map", std::to_string(gid) + " " + std::to_string(::getgid()) + " 1\n");
+}
+
+// The child's listeners (makeListeners): one message carrying `count` descriptors.
+Result<std::vector<UniqueFd>> receiveListeners(int fd, size_t count) {
+  pollfd pfd{fd, POLLIN, 0};
+  int ready;
+  while ((ready = ::poll(&pfd, 1, kSetupTimeoutMs)) < 0 && errno == EINTR) {
+  }
+  if (ready <= 0) return fail(Code::kInternal, "sandbox: no listeners from the environment within 10 s");
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  std::vector<UniqueFd> out;
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t got = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int fds[4];
+    std::memcpy(fds, CMSG_DATA(cm), std::min<size_t>(got, 4) * sizeof(int));
+    for (size_t i = 0; i < std::min<size_t>(got, 4); ++i) out.emplace_back(fds[i]);
+  }
+  if (n != 1 || out.size() != count) return fail(Code::kInternal, "sandbox: the environment sent no listeners");
+  return out;
+}
+
 class NamespaceProcess final : public Process {
  public:
-  NamespaceProcess(pid_t pid, UniqueFd pidfd, UniqueFd output, UniqueFd status)
-      : pid_(pid), pidfd_(std::move(pidfd)), output_(std::move(output)), status_(std::move(status)) {}
+  NamespaceProcess(pid_t pid, UniqueFd pidfd, UniqueFd output, UniqueFd status, std::vector<UniqueFd> listeners = {})
+      : pid_(pid),
+        pidfd_(std::move(pidfd)),
+        output_(std::move(output)),
+        status_(std::move(status)),
+        listeners_(std::move(listeners)) {}
+  std::vector<UniqueFd> takeListeners() override { return std::move(listeners_); }
   ~NamespaceProcess() override {
     kill();
     if (!reaped_) {
@@ -407,15 +522,31 @@ class NamespaceProcess final : public Process {
     waitStatus_ = ::read(status_.get(), &relayed, sizeof relayed) == sizeof relayed ? relayed : status;
     return waitStatus_;
   }
-  uint64_t peakMemoryBytes() const override { return 0; }  // the cgroup knows; see cgroup.h
+  // The cgroup knows better (cgroup.h); without one, the runtime process's own peak RSS.
+  uint64_t peakMemoryBytes() const override {
+    if (reaped_) return 0;
+    if (runtimePid_ == 0) {  // init's first child is the runtime (pid 2 inside)
+      std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+      in >> runtimePid_;
+      if (!in) return 0;
+    }
+    std::ifstream in("/proc/" + std::to_string(runtimePid_) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+    }
+    return 0;
+  }
 
  private:
   pid_t pid_;
   UniqueFd pidfd_;
   UniqueFd output_;
   UniqueFd status_;
+  std::vector<UniqueFd> listeners_;
   bool reaped_ = false;
   int waitStatus_ = 0;
+  mutable pid_t runtimePid_ = 0;
 };
 
 // Moves fd out of 0..2, where a daemon started with closed stdio could have put it: the child
@@ -476,7 +607,7 @@ Result<UniqueFd> detachedTree(const std::filesystem::path& dir) {
 class NamespaceShell final : public Shell {
  public:
   NamespaceShell(pid_t pid, UniqueFd pidfd, UniqueFd err, UniqueFd status, UniqueFd output, UniqueFd ctl,
-                 MountPlan plan, int tmpSizeMb)
+                 MountPlan plan, int tmpSizeMb, std::vector<UniqueFd> listeners)
       : pid_(pid),
         pidfd_(std::move(pidfd)),
         err_(std::move(err)),
@@ -484,7 +615,8 @@ class NamespaceShell final : public Shell {
         output_(std::move(output)),
         ctl_(std::move(ctl)),
         plan_(std::move(plan)),
-        tmpSizeMb_(tmpSizeMb) {}
+        tmpSizeMb_(tmpSizeMb),
+        listeners_(std::move(listeners)) {}
   ~NamespaceShell() override {
     if (!pidfd_.valid()) return;  // started: the Process owns it now
     ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
@@ -492,6 +624,7 @@ class NamespaceShell final : public Shell {
     }
   }
   pid_t pid() const override { return pid_; }
+  std::vector<UniqueFd> takeListeners() override { return std::move(listeners_); }
 
   Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) override {
     if (!pidfd_.valid()) return fail(Code::kInternal, "sandbox: shell already started");
@@ -558,6 +691,7 @@ class NamespaceShell final : public Shell {
   UniqueFd pidfd_, err_, status_, output_, ctl_;
   MountPlan plan_;
   int tmpSizeMb_;
+  std::vector<UniqueFd> listeners_;
 };
 
 class NamespaceSandbox final : public Sandbox {
@@ -590,6 +724,13 @@ class NamespaceSandbox final : public Sandbox {
     ::setsockopt(ctlParent.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     ::setsockopt(ctlChild->get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
     int cgroupFd = generic.cgroup ? generic.cgroup->dirFd() : -1;
+    if (generic.listenPorts.size() > 4) return fail(Code::kInternal, "sandbox: at most 4 listeners");
+    std::optional<std::pair<UniqueFd, UniqueFd>> mapPipe;  // user namespace mode
+    if (options_.userNamespace) {
+      auto made = makePipe();
+      if (!made) return std::unexpected(made.error());
+      mapPipe = std::move(*made);
+    }
 
     ChildContext c{.plan = std::move(*plan),
                    .filter = &*filter_,
@@ -610,11 +751,19 @@ class NamespaceSandbox final : public Sandbox {
     c.message.resize(kMaxStartMessage);
     c.pointers.resize(kMaxStartPointers);
     c.keep = {c.errFd, c.statusFd, c.outputFd, c.ctlFd};
+    c.lisFd = c.ctlFd;
+    for (uint16_t port : generic.listenPorts) c.listenPorts[c.listenCount++] = port;
+    if (mapPipe) {
+      c.userns = true;
+      c.mapFd = mapPipe->first.get();
+      c.keep.push_back(c.mapFd);
+    }
     std::sort(c.keep.begin(), c.keep.end());
 
     int pidfd = -1;
     clone_args args{};
     args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
+    if (mapPipe) args.flags |= CLONE_NEWUSER;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
     if (cgroupFd >= 0) {
@@ -635,6 +784,17 @@ class NamespaceSandbox final : public Sandbox {
       while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
       }
     };
+    if (mapPipe) {
+      mapPipe->first.reset();
+      auto mapped = writeIdMaps(static_cast<pid_t>(pid), options_.uid, options_.gid);
+      char go = 1;
+      if (mapped && ::write(mapPipe->second.get(), &go, 1) != 1)
+        mapped = failErrno("sandbox: releasing the child", errno);
+      if (!mapped) {
+        kill();
+        return std::unexpected(mapped.error());
+      }
+    }
     // The generic setup's verdict: a ready record, or a ChildError.
     ChildError e{-1, 0};
     size_t got = 0;
@@ -656,9 +816,18 @@ class NamespaceSandbox final : public Sandbox {
                              : namedStep(-e.step);
       return failErrno("sandbox: " + what, e.err);
     }
+    std::vector<UniqueFd> listeners;
+    if (c.listenCount > 0) {
+      auto got = receiveListeners(ctlParent.get(), static_cast<size_t>(c.listenCount));
+      if (!got) {
+        kill();
+        return std::unexpected(got.error());
+      }
+      listeners = std::move(*got);
+    }
     return std::unique_ptr<Shell>(new NamespaceShell(
         static_cast<pid_t>(pid), std::move(pidfdOwner), std::move(errPipe->first), std::move(statusPipe->first),
-        std::move(outPipe->first), std::move(ctlParent), std::move(c.plan), generic.tmpSizeMb));
+        std::move(outPipe->first), std::move(ctlParent), std::move(c.plan), generic.tmpSizeMb, std::move(listeners)));
   }
 
   Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) override {
@@ -678,6 +847,24 @@ class NamespaceSandbox final : public Sandbox {
       auto made = makePipe();
       if (!made) return std::unexpected(made.error());
       goPipe = std::move(*made);
+    }
+    if (spec.listenPorts.size() > 4) return fail(Code::kInternal, "sandbox: at most 4 listeners");
+    std::optional<std::pair<UniqueFd, UniqueFd>> mapPipe;  // user namespace mode
+    if (options_.userNamespace) {
+      if (spec.netnsFd >= 0) return fail(Code::kInternal, "sandbox: a user namespace cannot join another netns");
+      auto made = makePipe();
+      if (!made) return std::unexpected(made.error());
+      mapPipe = std::move(*made);
+    }
+    UniqueFd lisParent, lisChild;  // the child's listeners come back over this
+    if (!spec.listenPorts.empty()) {
+      int pair[2];
+      if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        return failErrno("sandbox: socketpair", errno);
+      lisParent = UniqueFd(pair[0]);
+      auto moved = aboveStdio(UniqueFd(pair[1]));
+      if (!moved) return std::unexpected(moved.error());
+      lisChild = std::move(*moved);
     }
     UniqueFd netns;  // the caller's fd, or a copy of it moved out of 0..2
     int netnsFd = spec.netnsFd;
@@ -713,12 +900,23 @@ class NamespaceSandbox final : public Sandbox {
     c.keep = {c.errFd, c.statusFd, c.outputFd};
     if (netnsFd >= 0) c.keep.push_back(netnsFd);
     if (c.goFd >= 0) c.keep.push_back(c.goFd);
+    if (mapPipe) {
+      c.userns = true;
+      c.mapFd = mapPipe->first.get();
+      c.keep.push_back(c.mapFd);
+    }
+    if (lisChild.valid()) {
+      c.lisFd = lisChild.get();
+      c.keep.push_back(c.lisFd);
+      for (uint16_t port : spec.listenPorts) c.listenPorts[c.listenCount++] = port;
+    }
     std::sort(c.keep.begin(), c.keep.end());
 
     int pidfd = -1;
     clone_args args{};
     args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
     if (netnsFd < 0) args.flags |= CLONE_NEWNET;
+    if (mapPipe) args.flags |= CLONE_NEWUSER;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
     if (cgroupFd >= 0) {
@@ -734,6 +932,23 @@ class NamespaceSandbox final : public Sandbox {
     statusPipe->second.reset();
     outPipe->second.reset();
     netns.reset();
+    lisChild.reset();
+    auto killChild = [&] {
+      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+      }
+    };
+    if (mapPipe) {
+      mapPipe->first.reset();
+      auto mapped = writeIdMaps(static_cast<pid_t>(pid), options_.uid, options_.gid);
+      char go = 1;
+      if (mapped && ::write(mapPipe->second.get(), &go, 1) != 1)
+        mapped = failErrno("sandbox: releasing the child", errno);
+      if (!mapped) {
+        killChild();
+        return std::unexpected(mapped.error());
+      }
+    }
     if (goPipe) {
       goPipe->first.reset();
       Result<void> joined;
@@ -755,16 +970,25 @@ class NamespaceSandbox final : public Sandbox {
         return fail(Code::kInternal, "sandbox: before the start: " + joined.error().message());
       }
     }
-    if (auto ok = awaitSetup(errPipe->first.get(), c.plan); !ok) {
-      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-      while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+    std::vector<UniqueFd> listeners;
+    if (lisParent.valid()) {
+      auto got = receiveListeners(lisParent.get(), spec.listenPorts.size());
+      if (!got) {
+        auto setup = awaitSetup(errPipe->first.get(), c.plan);  // the child's own failure explains more
+        killChild();
+        return std::unexpected(setup ? got.error() : setup.error());
       }
+      listeners = std::move(*got);
+    }
+    if (auto ok = awaitSetup(errPipe->first.get(), c.plan); !ok) {
+      killChild();
       return std::unexpected(ok.error());
     }
     ::fcntl(outPipe->first.get(), F_SETFL, O_NONBLOCK);
     ::fcntl(statusPipe->first.get(), F_SETFL, O_NONBLOCK);
     return std::unique_ptr<Process>(new NamespaceProcess(static_cast<pid_t>(pid), std::move(pidfdOwner),
-                                                         std::move(outPipe->first), std::move(statusPipe->first)));
+                                                         std::move(outPipe->first), std::move(statusPipe->first),
+                                                         std::move(listeners)));
   }
 
  private:

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/unique_fd.h"
 
 namespace lamina::sandbox {
 
@@ -43,6 +44,9 @@ struct ProcessSpec {
   // returns. E.g. create listeners in the child's new network namespace (/proc/<pid>/ns/net) or
   // join a v1 cgroup. A failure aborts the spawn.
   std::function<Result<void>(pid_t)> beforeStart;
+  // Isolating backends: listening sockets the child makes on 127.0.0.1:<port> in its own network
+  // namespace (at most 4), handed to the daemon (Process/Shell::takeListeners), in this order.
+  std::vector<uint16_t> listenPorts;
 };
 
 // One running process (and, through its session, whatever it started). Destruction kills the
@@ -64,6 +68,8 @@ class Process {
   virtual std::optional<int> tryReap() = 0;
   // Peak resident memory so far in bytes (0 when unknown, e.g. after exit).
   virtual uint64_t peakMemoryBytes() const = 0;
+  // The listeners ProcessSpec::listenPorts asked for (once; empty for the plain backend).
+  virtual std::vector<core::UniqueFd> takeListeners() { return {}; }
 };
 
 // A prewarmed environment (isolating backends): init already in its namespaces, with the generic
@@ -74,6 +80,8 @@ class Shell {
   virtual ~Shell() = default;
   // The host pid of its init (e.g. for /proc/<pid>/ns/net, or to join a cgroup before start()).
   virtual pid_t pid() const = 0;
+  // The listeners of the generic spec's listenPorts, made inside at prewarm time (once).
+  virtual std::vector<core::UniqueFd> takeListeners() = 0;
   // Once: binds spec.taskDir and spec.optDir, sizes /tmp, drops privileges and execs the process.
   // Uses executable, argv, env, cwd, taskDir, optDir and tmpSizeMb of `spec`.
   virtual Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) = 0;
@@ -98,6 +106,9 @@ std::unique_ptr<Sandbox> makePlainSandbox();
 struct NamespaceOptions {
   uid_t uid = 993;
   gid_t gid = 990;
+  // For a daemon that is not root: each environment also gets a user namespace in which init is
+  // privileged, and `uid`/`gid` inside map to the daemon's own ids outside. No cgroups then.
+  bool userNamespace = false;
   // Hidden from every environment: the data dir, /root, /home, /etc/shadow, ... (see mounts.h).
   std::vector<std::filesystem::path> maskPaths;
 };

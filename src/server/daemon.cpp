@@ -148,7 +148,9 @@ int runDaemon(const DaemonOptions& opt) {
   envIsolation.edgeHandler = [edgeHandlerState](http::Request& req) { return (*edgeHandlerState)(req); };
   envIsolation.freezeAfter = opt.freezeAfter;
   std::unique_ptr<runtime::SparePool> spares;
-  if (isolation->namespaces && opt.spares > 0) {
+  // Spares need root: a shell's code tree is passed as a mount fd, which only a privileged daemon
+  // can make. In user namespace mode every environment is built from scratch.
+  if (isolation->namespaces && !isolation->userNamespaces && opt.spares > 0) {
     spares = std::make_unique<runtime::SparePool>(
         io, blocking,
         runtime::SpareOptions{sandbox, isolation->cgroups.get(), (*runtimes)->dir(), envIsolation.edgePort, opt.spares,

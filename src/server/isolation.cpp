@@ -51,23 +51,35 @@ Result<IsolationSetup> setUpIsolation(const std::string& mode, const std::filesy
   }
 
   std::string whyNot;
-  if (::geteuid() != 0) {
-    whyNot = "the daemon is not root (uid " + std::to_string(::geteuid()) +
-             "): namespaces, mounts and cgroups need it; run lamina as root (e.g. sudo) for isolation";
+  bool root = ::geteuid() == 0;
+  // Not root: the same sandbox inside a user namespace per environment, where that is allowed.
+  auto sb =
+      sandbox::makeNamespaceSandbox({.uid = 993, .gid = 990, .userNamespace = !root, .maskPaths = masks(dataDir)});
+  if (auto ok = probe(*sb); ok) {
+    out.sandbox = std::move(sb);
+    out.namespaces = true;
   } else {
-    auto sb = sandbox::makeNamespaceSandbox({.uid = 993, .gid = 990, .maskPaths = masks(dataDir)});
-    if (auto ok = probe(*sb); ok) {
-      out.sandbox = std::move(sb);
-      out.namespaces = true;
-    } else {
-      whyNot = "the namespace sandbox does not work on this kernel: " + ok.error().message();
-    }
+    whyNot = root ? "the namespace sandbox does not work on this kernel: " + ok.error().message()
+                  : "the daemon is not root (uid " + std::to_string(::geteuid()) +
+                        ") and user namespaces are not available to it (" + ok.error().message() +
+                        "); run lamina as root (e.g. sudo) for isolation";
   }
   if (!out.namespaces) {
     if (mode == "namespace") return fail(Code::kInternal, "--sandbox namespace: " + whyNot);
     out.sandbox = sandbox::makePlainSandbox();
     out.warnings.push_back("NO ISOLATION: " + whyNot +
                            ". Functions run as ordinary child processes of the daemon, without memory or CPU limits.");
+    return out;
+  }
+  if (!root) {
+    out.userNamespaces = true;
+    out.facts.push_back("namespaces: user (uid 993 inside is uid " + std::to_string(::getuid()) +
+                        " outside), pid, mount, uts, ipc, net; no capabilities; seccomp; read-only root; masked: "
+                        "data dir, /root, /home, /etc/shadow, ...");
+    out.warnings.push_back(
+        "the daemon is not root: environments are isolated with user namespaces but get no cgroups, so memory, "
+        "CPU and process limits are not enforced, Max Memory Used is not measured and idle environments are not "
+        "frozen. Run lamina as root for full isolation.");
     return out;
   }
   out.facts.push_back(

@@ -23,6 +23,7 @@ struct IsolationSetup {
   std::unique_ptr<sandbox::Sandbox> sandbox;
   std::unique_ptr<sandbox::CgroupManager> cgroups;  // null: environments get no cgroup
   bool namespaces = false;
+  bool userNamespaces = false;        // namespaces, as a non-root daemon (no cgroups, no spares)
   std::vector<std::string> warnings;  // what is missing and what it costs
   std::vector<std::string> facts;     // what is in use ("cgroup v1: cpu, memory, ...")
 };

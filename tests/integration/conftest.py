@@ -21,13 +21,14 @@ ROLE = "arn:aws:iam::000000000000:role/lamina-test"
 
 
 class LaminaServer:
-    def __init__(self, data_dir, extra_args=(), env=None):
+    def __init__(self, data_dir, extra_args=(), env=None, binary=None, prefix=()):
         self.data_dir = str(data_dir)
         self.extra_args = list(extra_args)
         self.extra_env = env or {}
         self.proc = None
         self.endpoint = None
-        self.binary = BINARY
+        self.binary = binary or BINARY
+        self.prefix = list(prefix)  # e.g. setpriv ... to run the daemon as another user
         self.log_path = Path(self.data_dir) / "server.log"
 
     def start(self, listen="127.0.0.1:0"):
@@ -37,7 +38,7 @@ class LaminaServer:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BINARY, "server", "--listen", listen, "--data-dir", self.data_dir, *self.extra_args],
+            [*self.prefix, self.binary, "server", "--listen", listen, "--data-dir", self.data_dir, *self.extra_args],
             stdout=subprocess.PIPE, stderr=self._log, env=env)
         line = self.proc.stdout.readline().decode()
         m = re.search(r"listening on (http://\S+)", line)
