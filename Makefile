@@ -28,7 +28,7 @@ $(TEST_BUILD)/build.ninja: CMakeLists.txt
 
 test: deps $(TEST_BUILD)/build.ninja
 	@cmake -S . -B $(TEST_BUILD) >/dev/null
-	@start=$$(date +%s); cmake --build $(TEST_BUILD); echo "build: $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); cmake --build $(TEST_BUILD) || exit 1; echo "build: $$(( $$(date +%s) - start )) s"
 	@$(MAKE) --no-print-directory format-check unit integration
 
 unit:

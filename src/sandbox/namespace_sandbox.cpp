@@ -567,6 +567,69 @@ Result<std::pair<UniqueFd, UniqueFd>> makePipe() {
   return std::pair{std::move(r), std::move(*w)};
 }
 
+// The pipes every child needs: its setup verdict, its relayed exit status, its merged output.
+struct ChildPipes {
+  std::pair<UniqueFd, UniqueFd> err, status, out;
+};
+Result<ChildPipes> makeChildPipes() {
+  ChildPipes p;
+  for (auto* pipe : {&p.err, &p.status, &p.out}) {
+    auto made = makePipe();
+    if (!made) return std::unexpected(made.error());
+    *pipe = std::move(*made);
+  }
+  return p;
+}
+
+// SIGKILL to a child's init (its whole pid namespace) and reap it.
+void killAndReap(int pidfd, pid_t pid) {
+  ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// User namespace mode: a pipe the child waits on until its id maps are written; else nullopt.
+Result<std::optional<std::pair<UniqueFd, UniqueFd>>> makeMapPipe(bool userNamespace) {
+  if (!userNamespace) return std::optional<std::pair<UniqueFd, UniqueFd>>();
+  auto made = makePipe();
+  if (!made) return std::unexpected(made.error());
+  return std::optional<std::pair<UniqueFd, UniqueFd>>(std::move(*made));
+}
+
+// clone3 into new pid, mount, uts and ipc namespaces (and net, user on request), optionally
+// straight into a v2 cgroup; the child runs init. Returns the pid and a pidfd.
+struct Cloned {
+  pid_t pid;
+  UniqueFd pidfd;
+};
+Result<Cloned> cloneInit(ChildContext& c, bool newNet, bool newUser, int cgroupFd) {
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+  if (newNet) args.flags |= CLONE_NEWNET;
+  if (newUser) args.flags |= CLONE_NEWUSER;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  if (cgroupFd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroupFd);
+  }
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return failErrno("sandbox: clone3", errno);
+  if (pid == 0) runInit(c);
+  return Cloned{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+}
+
+// Writes the child's id maps, then lets it go on. On failure the caller kills the child.
+Result<void> releaseWithIdMaps(pid_t pid, std::pair<UniqueFd, UniqueFd>& mapPipe, uid_t uid, gid_t gid) {
+  mapPipe.first.reset();
+  auto mapped = writeIdMaps(pid, uid, gid);
+  char go = 1;
+  if (mapped && ::write(mapPipe.second.get(), &go, 1) != 1) mapped = failErrno("sandbox: releasing the child", errno);
+  mapPipe.second.reset();
+  return mapped;
+}
+
 // Waits for the child's verdict: EOF once the process has exec'd, or a ChildError.
 Result<void> awaitSetup(int errRead, const MountPlan& plan) {
   ChildError e{};
@@ -708,12 +771,9 @@ class NamespaceSandbox final : public Sandbox {
     if (!filter_) return std::unexpected(filter_.error());
     auto plan = planView({{}, {}, generic.runtimeDir, generic.tmpSizeMb, options_.maskPaths});
     if (!plan) return std::unexpected(plan.error());
-    auto errPipe = makePipe();
-    if (!errPipe) return std::unexpected(errPipe.error());
-    auto statusPipe = makePipe();
-    if (!statusPipe) return std::unexpected(statusPipe.error());
-    auto outPipe = makePipe();
-    if (!outPipe) return std::unexpected(outPipe.error());
+    auto pipes = makeChildPipes();
+    if (!pipes) return std::unexpected(pipes.error());
+    auto& [errPipe, statusPipe, outPipe] = *pipes;
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
       return failErrno("sandbox: socketpair", errno);
@@ -725,72 +785,35 @@ class NamespaceSandbox final : public Sandbox {
     ::setsockopt(ctlChild->get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
     int cgroupFd = generic.cgroup ? generic.cgroup->dirFd() : -1;
     if (generic.listenPorts.size() > 4) return fail(Code::kInternal, "sandbox: at most 4 listeners");
-    std::optional<std::pair<UniqueFd, UniqueFd>> mapPipe;  // user namespace mode
-    if (options_.userNamespace) {
-      auto made = makePipe();
-      if (!made) return std::unexpected(made.error());
-      mapPipe = std::move(*made);
-    }
+    auto mapPipe = makeMapPipe(options_.userNamespace);
+    if (!mapPipe) return std::unexpected(mapPipe.error());
 
-    ChildContext c{.plan = std::move(*plan),
-                   .filter = &*filter_,
-                   .executable = nullptr,
-                   .cwd = "/",
-                   .hostname = generic.hostname.c_str(),
-                   .uid = options_.uid,
-                   .gid = options_.gid,
-                   .lastCap = lastCap_,
-                   .argArea = argArea_.first,
-                   .argAreaSize = argArea_.second,
-                   .errFd = errPipe->second.get(),
-                   .statusFd = statusPipe->second.get(),
-                   .outputFd = outPipe->second.get(),
-                   .netnsFd = -1,
-                   .goFd = -1,
-                   .ctlFd = ctlChild->get()};
+    ChildContext c = context(std::move(*plan), generic.hostname, *pipes);
+    c.ctlFd = ctlChild->get();
     c.message.resize(kMaxStartMessage);
     c.pointers.resize(kMaxStartPointers);
     c.keep = {c.errFd, c.statusFd, c.outputFd, c.ctlFd};
     c.lisFd = c.ctlFd;
     for (uint16_t port : generic.listenPorts) c.listenPorts[c.listenCount++] = port;
-    if (mapPipe) {
+    if (*mapPipe) {
       c.userns = true;
-      c.mapFd = mapPipe->first.get();
+      c.mapFd = (*mapPipe)->first.get();
       c.keep.push_back(c.mapFd);
     }
     std::sort(c.keep.begin(), c.keep.end());
 
-    int pidfd = -1;
-    clone_args args{};
-    args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
-    if (mapPipe) args.flags |= CLONE_NEWUSER;
-    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-    args.exit_signal = SIGCHLD;
-    if (cgroupFd >= 0) {
-      args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = static_cast<uint64_t>(cgroupFd);
-    }
-    long pid = ::syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0) return failErrno("sandbox: clone3", errno);
-    if (pid == 0) runInit(c);
-
-    UniqueFd pidfdOwner(pidfd);
-    errPipe->second.reset();
-    statusPipe->second.reset();
-    outPipe->second.reset();
+    auto cloned = cloneInit(c, /*newNet=*/true, mapPipe->has_value(), cgroupFd);
+    if (!cloned) return std::unexpected(cloned.error());
+    pid_t pid = cloned->pid;
+    int pidfd = cloned->pidfd.get();
+    UniqueFd pidfdOwner = std::move(cloned->pidfd);
+    errPipe.second.reset();
+    statusPipe.second.reset();
+    outPipe.second.reset();
     ctlChild->reset();
-    auto kill = [&] {
-      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-      while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
-      }
-    };
-    if (mapPipe) {
-      mapPipe->first.reset();
-      auto mapped = writeIdMaps(static_cast<pid_t>(pid), options_.uid, options_.gid);
-      char go = 1;
-      if (mapped && ::write(mapPipe->second.get(), &go, 1) != 1)
-        mapped = failErrno("sandbox: releasing the child", errno);
-      if (!mapped) {
+    auto kill = [&] { killAndReap(pidfd, static_cast<pid_t>(pid)); };
+    if (*mapPipe) {
+      if (auto mapped = releaseWithIdMaps(static_cast<pid_t>(pid), **mapPipe, options_.uid, options_.gid); !mapped) {
         kill();
         return std::unexpected(mapped.error());
       }
@@ -799,11 +822,11 @@ class NamespaceSandbox final : public Sandbox {
     ChildError e{-1, 0};
     size_t got = 0;
     while (got < sizeof e) {
-      pollfd pfd{errPipe->first.get(), POLLIN, 0};
+      pollfd pfd{errPipe.first.get(), POLLIN, 0};
       int ready = ::poll(&pfd, 1, kSetupTimeoutMs);
       if (ready < 0 && errno == EINTR) continue;
       if (ready <= 0) break;
-      ssize_t n = ::read(errPipe->first.get(), reinterpret_cast<char*>(&e) + got, sizeof e - got);
+      ssize_t n = ::read(errPipe.first.get(), reinterpret_cast<char*>(&e) + got, sizeof e - got);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       got += static_cast<size_t>(n);
@@ -826,20 +849,17 @@ class NamespaceSandbox final : public Sandbox {
       listeners = std::move(*got);
     }
     return std::unique_ptr<Shell>(new NamespaceShell(
-        static_cast<pid_t>(pid), std::move(pidfdOwner), std::move(errPipe->first), std::move(statusPipe->first),
-        std::move(outPipe->first), std::move(ctlParent), std::move(c.plan), generic.tmpSizeMb, std::move(listeners)));
+        static_cast<pid_t>(pid), std::move(pidfdOwner), std::move(errPipe.first), std::move(statusPipe.first),
+        std::move(outPipe.first), std::move(ctlParent), std::move(c.plan), generic.tmpSizeMb, std::move(listeners)));
   }
 
   Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) override {
     if (!filter_) return std::unexpected(filter_.error());
     auto plan = planView({spec.taskDir, spec.optDir, spec.runtimeDir, spec.tmpSizeMb, options_.maskPaths});
     if (!plan) return std::unexpected(plan.error());
-    auto errPipe = makePipe();
-    if (!errPipe) return std::unexpected(errPipe.error());
-    auto statusPipe = makePipe();
-    if (!statusPipe) return std::unexpected(statusPipe.error());
-    auto outPipe = makePipe();
-    if (!outPipe) return std::unexpected(outPipe.error());
+    auto pipes = makeChildPipes();
+    if (!pipes) return std::unexpected(pipes.error());
+    auto& [errPipe, statusPipe, outPipe] = *pipes;
     int cgroupFd = spec.cgroup ? spec.cgroup->dirFd() : -1;
     // v1 cgroup or beforeStart: the child waits for a byte on it (read end in the child).
     std::optional<std::pair<UniqueFd, UniqueFd>> goPipe;
@@ -849,13 +869,10 @@ class NamespaceSandbox final : public Sandbox {
       goPipe = std::move(*made);
     }
     if (spec.listenPorts.size() > 4) return fail(Code::kInternal, "sandbox: at most 4 listeners");
-    std::optional<std::pair<UniqueFd, UniqueFd>> mapPipe;  // user namespace mode
-    if (options_.userNamespace) {
-      if (spec.netnsFd >= 0) return fail(Code::kInternal, "sandbox: a user namespace cannot join another netns");
-      auto made = makePipe();
-      if (!made) return std::unexpected(made.error());
-      mapPipe = std::move(*made);
-    }
+    if (options_.userNamespace && spec.netnsFd >= 0)
+      return fail(Code::kInternal, "sandbox: a user namespace cannot join another netns");
+    auto mapPipe = makeMapPipe(options_.userNamespace);
+    if (!mapPipe) return std::unexpected(mapPipe.error());
     UniqueFd lisParent, lisChild;  // the child's listeners come back over this
     if (!spec.listenPorts.empty()) {
       int pair[2];
@@ -876,21 +893,11 @@ class NamespaceSandbox final : public Sandbox {
     }
 
     std::string cwd = !spec.cwd.empty() ? spec.cwd.string() : spec.taskDir.empty() ? "/" : "/var/task";
-    ChildContext c{.plan = std::move(*plan),
-                   .filter = &*filter_,
-                   .executable = spec.executable.c_str(),
-                   .cwd = cwd.c_str(),
-                   .hostname = spec.hostname.c_str(),
-                   .uid = options_.uid,
-                   .gid = options_.gid,
-                   .lastCap = lastCap_,
-                   .argArea = argArea_.first,
-                   .argAreaSize = argArea_.second,
-                   .errFd = errPipe->second.get(),
-                   .statusFd = statusPipe->second.get(),
-                   .outputFd = outPipe->second.get(),
-                   .netnsFd = netnsFd,
-                   .goFd = goPipe ? goPipe->first.get() : -1};
+    ChildContext c = context(std::move(*plan), spec.hostname, *pipes);
+    c.executable = spec.executable.c_str();
+    c.cwd = cwd.c_str();
+    c.netnsFd = netnsFd;
+    c.goFd = goPipe ? goPipe->first.get() : -1;
     for (const auto& a : spec.argv) c.argv.push_back(const_cast<char*>(a.c_str()));
     c.argv.push_back(nullptr);
     for (const auto& e : spec.env) c.envp.push_back(const_cast<char*>(e.c_str()));
@@ -900,9 +907,9 @@ class NamespaceSandbox final : public Sandbox {
     c.keep = {c.errFd, c.statusFd, c.outputFd};
     if (netnsFd >= 0) c.keep.push_back(netnsFd);
     if (c.goFd >= 0) c.keep.push_back(c.goFd);
-    if (mapPipe) {
+    if (*mapPipe) {
       c.userns = true;
-      c.mapFd = mapPipe->first.get();
+      c.mapFd = (*mapPipe)->first.get();
       c.keep.push_back(c.mapFd);
     }
     if (lisChild.valid()) {
@@ -912,39 +919,19 @@ class NamespaceSandbox final : public Sandbox {
     }
     std::sort(c.keep.begin(), c.keep.end());
 
-    int pidfd = -1;
-    clone_args args{};
-    args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
-    if (netnsFd < 0) args.flags |= CLONE_NEWNET;
-    if (mapPipe) args.flags |= CLONE_NEWUSER;
-    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-    args.exit_signal = SIGCHLD;
-    if (cgroupFd >= 0) {
-      args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = static_cast<uint64_t>(cgroupFd);
-    }
-    long pid = ::syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0) return failErrno("sandbox: clone3", errno);
-    if (pid == 0) runInit(c);
-
-    UniqueFd pidfdOwner(pidfd);
-    errPipe->second.reset();
-    statusPipe->second.reset();
-    outPipe->second.reset();
+    auto cloned = cloneInit(c, /*newNet=*/netnsFd < 0, mapPipe->has_value(), cgroupFd);
+    if (!cloned) return std::unexpected(cloned.error());
+    pid_t pid = cloned->pid;
+    int pidfd = cloned->pidfd.get();
+    UniqueFd pidfdOwner = std::move(cloned->pidfd);
+    errPipe.second.reset();
+    statusPipe.second.reset();
+    outPipe.second.reset();
     netns.reset();
     lisChild.reset();
-    auto killChild = [&] {
-      ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-      while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
-      }
-    };
-    if (mapPipe) {
-      mapPipe->first.reset();
-      auto mapped = writeIdMaps(static_cast<pid_t>(pid), options_.uid, options_.gid);
-      char go = 1;
-      if (mapped && ::write(mapPipe->second.get(), &go, 1) != 1)
-        mapped = failErrno("sandbox: releasing the child", errno);
-      if (!mapped) {
+    auto killChild = [&] { killAndReap(pidfd, static_cast<pid_t>(pid)); };
+    if (*mapPipe) {
+      if (auto mapped = releaseWithIdMaps(static_cast<pid_t>(pid), **mapPipe, options_.uid, options_.gid); !mapped) {
         killChild();
         return std::unexpected(mapped.error());
       }
@@ -961,7 +948,7 @@ class NamespaceSandbox final : public Sandbox {
       goPipe->second.reset();  // on failure the child reads EOF and gives up
       if (!joined) {
         // The child's own failure, if it came first, explains more (it reads EOF and exits).
-        auto setup = awaitSetup(errPipe->first.get(), c.plan);
+        auto setup = awaitSetup(errPipe.first.get(), c.plan);
         ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
         while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
         }
@@ -974,24 +961,43 @@ class NamespaceSandbox final : public Sandbox {
     if (lisParent.valid()) {
       auto got = receiveListeners(lisParent.get(), spec.listenPorts.size());
       if (!got) {
-        auto setup = awaitSetup(errPipe->first.get(), c.plan);  // the child's own failure explains more
+        auto setup = awaitSetup(errPipe.first.get(), c.plan);  // the child's own failure explains more
         killChild();
         return std::unexpected(setup ? got.error() : setup.error());
       }
       listeners = std::move(*got);
     }
-    if (auto ok = awaitSetup(errPipe->first.get(), c.plan); !ok) {
+    if (auto ok = awaitSetup(errPipe.first.get(), c.plan); !ok) {
       killChild();
       return std::unexpected(ok.error());
     }
-    ::fcntl(outPipe->first.get(), F_SETFL, O_NONBLOCK);
-    ::fcntl(statusPipe->first.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(outPipe.first.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(statusPipe.first.get(), F_SETFL, O_NONBLOCK);
     return std::unique_ptr<Process>(new NamespaceProcess(static_cast<pid_t>(pid), std::move(pidfdOwner),
-                                                         std::move(outPipe->first), std::move(statusPipe->first),
+                                                         std::move(outPipe.first), std::move(statusPipe.first),
                                                          std::move(listeners)));
   }
 
  private:
+  // What every child gets; the caller fills in the rest.
+  ChildContext context(MountPlan plan, const std::string& hostname, const ChildPipes& pipes) const {
+    return ChildContext{.plan = std::move(plan),
+                        .filter = &*filter_,
+                        .executable = nullptr,
+                        .cwd = "/",
+                        .hostname = hostname.c_str(),
+                        .uid = options_.uid,
+                        .gid = options_.gid,
+                        .lastCap = lastCap_,
+                        .argArea = argArea_.first,
+                        .argAreaSize = argArea_.second,
+                        .errFd = pipes.err.second.get(),
+                        .statusFd = pipes.status.second.get(),
+                        .outputFd = pipes.out.second.get(),
+                        .netnsFd = -1,
+                        .goFd = -1};
+  }
+
   // The highest capability number this kernel knows; the bounding set is dropped up to it.
   static int readLastCap() {
     std::ifstream in("/proc/sys/kernel/cap_last_cap");

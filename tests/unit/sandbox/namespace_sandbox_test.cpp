@@ -146,7 +146,8 @@ class NamespaceSandboxTest : public ::testing::Test {
     maskDir_ = mask;
     fs::permissions(maskDir_, fs::perms(0755));
     std::ofstream(maskDir_ / "secret.txt") << "the data dir's secret\n";
-    sandbox_ = makeNamespaceSandbox({kUid, kGid, {"/root", "/home", "/etc/shadow", maskDir_}});
+    sandbox_ =
+        makeNamespaceSandbox({.uid = kUid, .gid = kGid, .maskPaths = {"/root", "/home", "/etc/shadow", maskDir_}});
   }
   void TearDown() override {
     std::error_code ec;
