@@ -147,6 +147,7 @@ int runDaemon(const DaemonOptions& opt) {
   envIsolation.edgeOptions = http::ServerOptions{kEdgeBodyLimit, std::chrono::seconds(300)};
   envIsolation.edgeHandler = [edgeHandlerState](http::Request& req) { return (*edgeHandlerState)(req); };
   envIsolation.freezeAfter = opt.freezeAfter;
+  envIsolation.shutdownGrace = opt.shutdownGrace;
   std::unique_ptr<runtime::SparePool> spares;
   // Spares need root: a shell's code tree is passed as a mount fd, which only a privileged daemon
   // can make. In user namespace mode every environment is built from scratch.

@@ -20,8 +20,10 @@ struct DaemonOptions {
   std::chrono::microseconds busyPoll{200};
   std::string sandbox = "auto";  // auto | namespace | process (server/isolation.h)
   std::chrono::milliseconds freezeAfter{100};
-  int spares = 2;  // prewarmed environments kept ready for cold starts (namespace sandbox only)  // idle time before an
-                   // environment is frozen (0 = never)
+  int spares = 2;
+  std::chrono::milliseconds shutdownGrace{
+      500};  // SIGTERM → SIGKILL when an idle environment stops  // prewarmed environments kept ready for cold starts
+             // (namespace sandbox only)  // idle time before an environment is frozen (0 = never)
 };
 
 // Runs the daemon; returns the process exit code. Fails fast on bad options.

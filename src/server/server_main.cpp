@@ -47,6 +47,11 @@ int serverMain(int argc, char** argv) {
                  "prewarmed environments kept ready so cold starts skip namespace and cgroup creation")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
+  int graceMs = 500;
+  app.add_option("--shutdown-grace-ms", graceMs,
+                 "milliseconds a stopping idle environment's runtime gets between SIGTERM and SIGKILL")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
   bool check = false;
   app.add_flag("--check", check, "report which isolation features this machine offers, then exit (1 if incomplete)");
   try {
@@ -58,6 +63,7 @@ int serverMain(int argc, char** argv) {
   opt.drainLimit = std::chrono::milliseconds(int64_t(drainSeconds * 1000));
   opt.busyPoll = std::chrono::microseconds(busyPollUs);
   opt.freezeAfter = std::chrono::milliseconds(freezeAfterMs);
+  opt.shutdownGrace = std::chrono::milliseconds(graceMs);
   if (check) {
     std::error_code ec;
     return checkIsolation(std::filesystem::absolute(opt.dataDir, ec));

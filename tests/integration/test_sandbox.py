@@ -341,8 +341,9 @@ def handler(event, context):
 
 
 def test_idle_expiry_sends_sigterm_first(tmp_path):
+    # A generous grace: on a loaded machine the thawed runtime may need a while to run its handler.
     s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace", "--keep-alive", "0.5",
-                                                 "--spare-environments", "0"]).start()
+                                                 "--spare-environments", "0", "--shutdown-grace-ms", "5000"]).start()
     try:
         lam = s.client()
         logs = s.client("logs")
@@ -354,6 +355,20 @@ def test_idle_expiry_sends_sigterm_first(tmp_path):
             return any("SIGTERM received" in e["message"] for e in events)
         assert wait_for(said_goodbye, 10)
         assert wait_for(lambda: instance_groups(s) == [], 10)
+    finally:
+        s.stop()
+
+
+def test_a_runtime_ignoring_sigterm_is_killed_after_the_grace(tmp_path):
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace", "--keep-alive", "0.3",
+                                                 "--spare-environments", "0", "--shutdown-grace-ms", "300"]).start()
+    try:
+        lam = s.client()
+        stubborn = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ndef handler(e, c):\n    return 'ok'\n"
+        create_python_function(lam, "stubborn", stubborn)
+        assert json.loads(lam.invoke(FunctionName="stubborn")["Payload"].read()) == "ok"
+        assert len(children(s.proc.pid)) == 1
+        assert wait_for(lambda: children(s.proc.pid) == [] and instance_groups(s) == [], 10)
     finally:
         s.stop()
 
