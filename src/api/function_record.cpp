@@ -16,7 +16,7 @@ std::string FunctionRecord::arn() const { return functionArn(region, name); }
 json::object FunctionRecord::toConfiguration() const {
   json::object o;
   o["FunctionName"] = name;
-  o["FunctionArn"] = arn();
+  o["FunctionArn"] = version == "$LATEST" ? arn() : arn() + ":" + version;
   o["Runtime"] = runtime;
   o["Role"] = role;
   o["Handler"] = handler;
@@ -26,7 +26,7 @@ json::object FunctionRecord::toConfiguration() const {
   o["MemorySize"] = memorySize;
   o["LastModified"] = core::lambdaTimestamp(lastModifiedMs);
   o["CodeSha256"] = codeSha256Base64;
-  o["Version"] = "$LATEST";
+  o["Version"] = version;
   if (!variables.empty()) {
     json::object vars;
     for (const auto& [k, v] : variables) vars[k] = v;
@@ -51,6 +51,8 @@ std::string FunctionRecord::toStorage() const {
   o["Region"] = region;
   o["CodeSha256Hex"] = codeSha256Hex;
   o["LastModifiedMs"] = lastModifiedMs;
+  o["LastVersion"] = lastVersion;
+  o["PublishedRevision"] = publishedRevision;
   json::object t;
   for (const auto& [k, v] : tags) t[k] = v;
   o["Tags"] = std::move(t);
@@ -115,8 +117,51 @@ Result<FunctionRecord> FunctionRecord::fromStorage(std::string_view text) {
     if (it != d->end() && it->value().is_string()) r.deadLetterTargetArn = std::string(it->value().as_string());
   }
   r.tags = strMap(sub("Tags"));
+  r.version = str("Version");
+  if (r.version.empty()) r.version = "$LATEST";
+  r.lastVersion = num("LastVersion", 0);
+  r.publishedRevision = str("PublishedRevision");
   if (r.name.empty() || r.codeSha256Hex.empty()) return fail(Code::kInternal, "stored function document is incomplete");
   return r;
+}
+
+json::object AliasRecord::toConfiguration(const std::string& functionArn) const {
+  json::object o{{"AliasArn", functionArn + ":" + name},
+                 {"Name", name},
+                 {"FunctionVersion", functionVersion},
+                 {"Description", description},
+                 {"RevisionId", revisionId}};
+  if (!weights.empty()) {
+    json::object w;
+    for (const auto& [v, weight] : weights) w[v] = weight;
+    o["RoutingConfig"] = json::object{{"AdditionalVersionWeights", std::move(w)}};
+  }
+  return o;
+}
+
+std::string AliasRecord::toStorage() const { return core::serialize(toConfiguration("")); }
+
+Result<AliasRecord> AliasRecord::fromStorage(std::string_view text) {
+  auto parsed = core::parseJsonObject(text);
+  if (!parsed) return std::unexpected(parsed.error().context("stored alias"));
+  AliasRecord a;
+  auto str = [&](std::string_view k) {
+    auto it = parsed->find(k);
+    return it != parsed->end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+  };
+  a.name = str("Name");
+  a.functionVersion = str("FunctionVersion");
+  a.description = str("Description");
+  a.revisionId = str("RevisionId");
+  if (auto rc = parsed->find("RoutingConfig"); rc != parsed->end() && rc->value().is_object()) {
+    if (auto w = rc->value().as_object().find("AdditionalVersionWeights");
+        w != rc->value().as_object().end() && w->value().is_object()) {
+      for (const auto& kv : w->value().as_object())
+        if (kv.value().is_number()) a.weights[std::string(kv.key())] = kv.value().to_number<double>();
+    }
+  }
+  if (a.name.empty() || a.functionVersion.empty()) return fail(Code::kInternal, "stored alias is incomplete");
+  return a;
 }
 
 }  // namespace lamina::api

@@ -36,9 +36,12 @@ struct FunctionRecord {
   std::string kmsKeyArn;
   std::string deadLetterTargetArn;
   std::map<std::string, std::string> tags;
+  std::string version = "$LATEST";  // or "1", "2", ... for a published version (immutable)
+  int64_t lastVersion = 0;          // $LATEST only: the highest version number ever published
+  std::string publishedRevision;    // $LATEST only: its RevisionId when lastVersion was published
 
-  std::string arn() const;
-  // Lambda's FunctionConfiguration JSON for $LATEST.
+  std::string arn() const;  // unqualified
+  // Lambda's FunctionConfiguration JSON ($LATEST: unqualified FunctionArn; a version: qualified).
   boost::json::object toConfiguration() const;
   // The stored document (a superset of what toConfiguration shows).
   std::string toStorage() const;
@@ -46,5 +49,19 @@ struct FunctionRecord {
 };
 
 std::string functionArn(std::string_view region, std::string_view name);
+
+// An alias: a name for one version, optionally sharing traffic with a second one.
+struct AliasRecord {
+  std::string name;
+  std::string functionVersion;
+  std::string description;
+  std::map<std::string, double> weights;  // RoutingConfig.AdditionalVersionWeights
+  std::string revisionId;
+
+  // Lambda's AliasConfiguration JSON.
+  boost::json::object toConfiguration(const std::string& functionArn) const;
+  std::string toStorage() const;
+  static Result<AliasRecord> fromStorage(std::string_view json);
+};
 
 }  // namespace lamina::api

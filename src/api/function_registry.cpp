@@ -1,5 +1,7 @@
 #include "api/function_registry.h"
 
+#include <random>
+
 #include "api/validation.h"
 #include "core/ids.h"
 #include "core/json.h"
@@ -22,6 +24,7 @@ std::shared_ptr<const runtime::FunctionImage> FunctionRegistry::imageOf(const Fu
   img->timeoutSec = r.timeout;
   img->variables.assign(r.variables.begin(), r.variables.end());
   img->revision = r.revisionId;
+  img->version = r.version;
   return img;
 }
 
@@ -33,8 +36,25 @@ Result<void> FunctionRegistry::load() {
     if (!rec) return std::unexpected(rec.error().context("loading function " + name));
     if (auto tree = deps_.code.ensureTree(rec->codeSha256Hex); !tree)
       return std::unexpected(tree.error().context("code of function " + name));
-    FunctionEntry entry{*rec, imageOf(*rec), false};
+    FunctionEntry entry{*rec, imageOf(*rec), false, {}, {}};
     functions_.emplace(name, std::move(entry));
+  }
+  auto children = deps_.repo.loadChildren();
+  if (!children) return std::unexpected(children.error());
+  for (const auto& c : *children) {
+    auto it = functions_.find(c.name);
+    if (it == functions_.end()) continue;  // cannot happen: deleted together
+    if (c.kind == "version") {
+      auto rec = FunctionRecord::fromStorage(c.config);
+      if (!rec) return std::unexpected(rec.error().context("loading version " + c.key + " of " + c.name));
+      if (auto tree = deps_.code.ensureTree(rec->codeSha256Hex); !tree)
+        return std::unexpected(tree.error().context("code of version " + c.key + " of " + c.name));
+      it->second.versions[std::stoll(c.key)] = VersionEntry{*rec, imageOf(*rec)};
+    } else if (c.kind == "alias") {
+      auto alias = AliasRecord::fromStorage(c.config);
+      if (!alias) return std::unexpected(alias.error().context("loading alias " + c.key + " of " + c.name));
+      it->second.aliases[c.key] = std::move(*alias);
+    }
   }
   return {};
 }
@@ -59,7 +79,7 @@ asio::awaitable<Result<FunctionRecord>> FunctionRegistry::create(FunctionRecord 
   if (functions_.count(record.name))  // created by a concurrent request meanwhile
     co_return fail(Code::kResourceConflict, "Function already exist: " + record.name);
   // Reserve the name while the row is written, so a concurrent create sees the conflict.
-  functions_.emplace(record.name, FunctionEntry{record, imageOf(record), true});
+  functions_.emplace(record.name, FunctionEntry{record, imageOf(record), true, {}, {}});
   auto& repo = deps_.repo;
   std::string doc = record.toStorage();
   int64_t now = record.lastModifiedMs;
@@ -101,7 +121,7 @@ asio::awaitable<Result<FunctionRecord>> FunctionRegistry::commitUpdate(FunctionE
   if (!written) co_return std::unexpected(written.error());
   entry.record = next;
   entry.image = imageOf(next);
-  if (deps_.onChanged) deps_.onChanged(next.name, next.revisionId);
+  if (deps_.onChanged) deps_.onChanged(next.name, "$LATEST", next.revisionId);
   co_return next;
 }
 
@@ -152,7 +172,170 @@ asio::awaitable<Result<void>> FunctionRegistry::remove(const std::string& nameRe
     co_return std::unexpected(removed.error());
   }
   functions_.erase(name);
-  if (deps_.onChanged) deps_.onChanged(name, "");
+  if (deps_.onChanged) deps_.onChanged(name, "", "");
+  co_return Result<void>();
+}
+
+namespace {
+
+bool allDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+double uniform01() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+}
+
+}  // namespace
+
+Result<Resolved> FunctionRegistry::resolve(const FunctionEntry& e, const std::string& qualifier, bool route) const {
+  if (qualifier.empty() || qualifier == "$LATEST") return Resolved{&e.record, e.image};
+  auto notFound = [&] {
+    return fail(Code::kResourceNotFound, "Function not found: " + e.record.arn() + ":" + qualifier);
+  };
+  if (allDigits(qualifier)) {
+    if (qualifier.size() > 18) return notFound();
+    auto v = e.versions.find(std::stoll(qualifier));
+    if (v == e.versions.end()) return notFound();
+    return Resolved{&v->second.record, v->second.image};
+  }
+  auto a = e.aliases.find(qualifier);
+  if (a == e.aliases.end()) return notFound();
+  std::string version = a->second.functionVersion;
+  if (route && !a->second.weights.empty()) {
+    double r = uniform01();
+    for (const auto& [v, weight] : a->second.weights) {
+      if (r < weight) {
+        version = v;
+        break;
+      }
+      r -= weight;
+    }
+  }
+  return resolve(e, version, false);
+}
+
+asio::awaitable<Result<FunctionRecord>> FunctionRegistry::publishVersion(const std::string& nameRef,
+                                                                         std::string codeSha256,
+                                                                         std::string description,
+                                                                         std::string expectedRevision) {
+  const std::string name = nameRef;
+  auto entry = beginUpdate(name, expectedRevision);
+  if (!entry) co_return std::unexpected(entry.error());
+  FunctionEntry* e = *entry;
+  if (!codeSha256.empty() && codeSha256 != e->record.codeSha256Base64)
+    co_return fail(Code::kInvalidParameterValue,
+                   "CodeSHA256 (" + codeSha256 + ") is different from current CodeSHA256 in $LATEST (" +
+                       e->record.codeSha256Base64 + "). Please try again with the CodeSHA256 in $LATEST.");
+  // Nothing changed since the last publish: that version is the answer (as AWS does).
+  if (e->record.lastVersion > 0 && e->record.publishedRevision == e->record.revisionId) {
+    if (auto v = e->versions.find(e->record.lastVersion); v != e->versions.end()) co_return v->second.record;
+  }
+  int64_t number = e->record.lastVersion + 1;
+  FunctionRecord version = e->record;
+  version.version = std::to_string(number);
+  version.lastVersion = 0;
+  version.publishedRevision.clear();
+  if (!description.empty()) version.description = description;
+  version.lastModifiedMs = deps_.clock.nowMs();
+  version.revisionId = core::newUuid();
+  FunctionRecord latest = e->record;
+  latest.lastVersion = number;
+  latest.publishedRevision = e->record.revisionId;
+
+  e->updating = true;
+  auto& repo = deps_.repo;
+  store::FunctionRepo::Child child{name, "version", version.version, version.toStorage()};
+  std::string latestDoc = latest.toStorage();
+  int64_t now = version.lastModifiedMs;
+  auto putJob = [&repo, child, latestDoc, now]() { return repo.putChild(child, &latestDoc, now); };
+  auto written = co_await core::offload(deps_.blocking, std::move(putJob));
+  auto it = functions_.find(name);
+  if (it == functions_.end()) co_return fail(Code::kResourceNotFound, "Function not found: " + latest.arn());
+  it->second.updating = false;
+  if (!written) co_return std::unexpected(written.error());
+  it->second.record = latest;  // same revision: the $LATEST image stays
+  it->second.versions[number] = VersionEntry{version, imageOf(version)};
+  co_return version;
+}
+
+asio::awaitable<Result<void>> FunctionRegistry::removeVersion(const std::string& nameRef, int64_t number) {
+  const std::string name = nameRef;
+  auto entry = beginUpdate(name, "");
+  if (!entry) co_return std::unexpected(entry.error());
+  FunctionEntry* e = *entry;
+  std::string key = std::to_string(number);
+  if (!e->versions.count(number))
+    co_return fail(Code::kResourceNotFound, "Function not found: " + e->record.arn() + ":" + key);
+  std::string users;
+  for (const auto& [aliasName, a] : e->aliases) {
+    if (a.functionVersion == key || a.weights.count(key)) users += (users.empty() ? "" : ", ") + aliasName;
+  }
+  if (!users.empty())
+    co_return fail(Code::kResourceConflict,
+                   "Unable to delete version because the following aliases reference it: [" + users + "]");
+  e->updating = true;
+  auto& repo = deps_.repo;
+  auto removeJob = [&repo, name, key]() { return repo.removeChild(name, "version", key); };
+  auto removed = co_await core::offload(deps_.blocking, std::move(removeJob));
+  auto it = functions_.find(name);
+  if (it == functions_.end()) co_return Result<void>();
+  it->second.updating = false;
+  if (!removed && removed.error().code() != Code::kNotFound) co_return std::unexpected(removed.error());
+  it->second.versions.erase(number);
+  if (deps_.onChanged) deps_.onChanged(name, key, "");
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<AliasRecord>> FunctionRegistry::putAlias(const std::string& nameRef, AliasRecord alias,
+                                                                bool create, std::string expectedRevision) {
+  const std::string name = nameRef;
+  auto entry = beginUpdate(name, "");
+  if (!entry) co_return std::unexpected(entry.error());
+  FunctionEntry* e = *entry;
+  std::string aliasArn = e->record.arn() + ":" + alias.name;
+  auto existing = e->aliases.find(alias.name);
+  if (create && existing != e->aliases.end())
+    co_return fail(Code::kResourceConflict, "Alias already exists: " + aliasArn);
+  if (!create) {
+    if (existing == e->aliases.end()) co_return fail(Code::kResourceNotFound, "Alias not found: " + aliasArn);
+    if (!expectedRevision.empty() && expectedRevision != existing->second.revisionId)
+      co_return fail(Code::kPreconditionFailed,
+                     "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
+                     "API to retrieve the latest Revision Id");
+  }
+  auto exists = [&](const std::string& v) {
+    return v == "$LATEST" || (allDigits(v) && v.size() <= 18 && e->versions.count(std::stoll(v)));
+  };
+  if (!exists(alias.functionVersion))
+    co_return fail(Code::kResourceNotFound, "Function not found: " + e->record.arn() + ":" + alias.functionVersion);
+  for (const auto& [v, w] : alias.weights) {
+    if (!exists(v)) co_return fail(Code::kResourceNotFound, "Function not found: " + e->record.arn() + ":" + v);
+  }
+  alias.revisionId = core::newUuid();
+  auto& repo = deps_.repo;
+  store::FunctionRepo::Child child{name, "alias", alias.name, alias.toStorage()};
+  auto putJob = [&repo, child]() { return repo.putChild(child); };
+  auto written = co_await core::offload(deps_.blocking, std::move(putJob));
+  if (!written) co_return std::unexpected(written.error());
+  auto it = functions_.find(name);
+  if (it == functions_.end()) co_return fail(Code::kResourceNotFound, "Function not found: " + functionArn("", name));
+  it->second.aliases[alias.name] = alias;
+  co_return alias;
+}
+
+asio::awaitable<Result<void>> FunctionRegistry::removeAlias(const std::string& nameRef, const std::string& aliasRef) {
+  const std::string name = nameRef, aliasName = aliasRef;
+  auto entry = beginUpdate(name, "");
+  if (!entry) co_return std::unexpected(entry.error());
+  if (!(*entry)->aliases.count(aliasName))
+    co_return fail(Code::kResourceNotFound, "Alias not found: " + (*entry)->record.arn() + ":" + aliasName);
+  auto& repo = deps_.repo;
+  auto removeJob = [&repo, name, aliasName]() { return repo.removeChild(name, "alias", aliasName); };
+  auto removed = co_await core::offload(deps_.blocking, std::move(removeJob));
+  if (!removed && removed.error().code() != Code::kNotFound) co_return std::unexpected(removed.error());
+  if (auto it = functions_.find(name); it != functions_.end()) it->second.aliases.erase(aliasName);
   co_return Result<void>();
 }
 

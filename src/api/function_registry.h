@@ -21,10 +21,23 @@
 
 namespace lamina::api {
 
+struct VersionEntry {
+  FunctionRecord record;  // immutable once published
+  std::shared_ptr<const runtime::FunctionImage> image;
+};
+
 struct FunctionEntry {
-  FunctionRecord record;
+  FunctionRecord record;  // $LATEST
   std::shared_ptr<const runtime::FunctionImage> image;
   bool updating = false;  // a control-plane change is being written
+  std::map<int64_t, VersionEntry> versions;
+  std::map<std::string, AliasRecord> aliases;
+};
+
+// What a qualifier names, resolved to one configuration.
+struct Resolved {
+  const FunctionRecord* record;
+  std::shared_ptr<const runtime::FunctionImage> image;
 };
 
 struct RegistryDeps {
@@ -33,8 +46,9 @@ struct RegistryDeps {
   artifact::CodeStore& code;
   const core::Clock& clock;
   std::function<Result<void>(const std::string& runtime)> checkRuntime;
-  // Called after a function's code/config changed or it was deleted (revision "" = deleted).
-  std::function<void(const std::string& name, const std::string& revision)> onChanged;
+  // Called after a version's code/config changed or it was deleted (revision "" = deleted; version
+  // "" = the whole function).
+  std::function<void(const std::string& name, const std::string& version, const std::string& revision)> onChanged;
 };
 
 class FunctionRegistry {
@@ -53,6 +67,17 @@ class FunctionRegistry {
   boost::asio::awaitable<Result<FunctionRecord>> updateConfiguration(const std::string& name,
                                                                      const boost::json::object& body);
   boost::asio::awaitable<Result<void>> remove(const std::string& name);
+
+  // $LATEST (""), a version number, or an alias. An alias with a weighted second version picks one
+  // at random by the weights when `route` is set, else its primary version.
+  Result<Resolved> resolve(const FunctionEntry& entry, const std::string& qualifier, bool route) const;
+  // Snapshots $LATEST as the next version (or returns the newest version if nothing changed since).
+  boost::asio::awaitable<Result<FunctionRecord>> publishVersion(const std::string& name, std::string codeSha256,
+                                                                std::string description, std::string expectedRevision);
+  boost::asio::awaitable<Result<void>> removeVersion(const std::string& name, int64_t version);
+  boost::asio::awaitable<Result<AliasRecord>> putAlias(const std::string& name, AliasRecord alias, bool create,
+                                                       std::string expectedRevision);
+  boost::asio::awaitable<Result<void>> removeAlias(const std::string& name, const std::string& alias);
   // The deployment package with this content address (read on the blocking pool).
   boost::asio::awaitable<Result<std::string>> readCode(std::string sha256Hex);
 

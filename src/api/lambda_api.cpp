@@ -1,6 +1,8 @@
 #include "api/lambda_api.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 
 #include "api/validation.h"
 #include "core/crypto.h"
@@ -78,7 +80,8 @@ asio::awaitable<http::Response> LambdaApi::handle(http::Request& req, const std:
 }
 
 Result<const FunctionEntry*> LambdaApi::lookup(const std::string& fnParam, const std::string& region,
-                                               std::string qualifier, bool invokeStyle, size_t maxLength) {
+                                               std::string qualifier, bool invokeStyle, size_t maxLength,
+                                               std::string* qualifierOut) {
   auto ref = parseFunctionRef(fnParam, maxLength);
   if (!ref) return std::unexpected(ref.error());
   if (!ref->qualifier.empty() && !qualifier.empty() && ref->qualifier != qualifier)
@@ -92,8 +95,13 @@ Result<const FunctionEntry*> LambdaApi::lookup(const std::string& fnParam, const
         Code::kResourceNotFound,
         "Function not found: " + arn +
             (invokeStyle || !qualifier.empty() ? ":" + (qualifier.empty() ? std::string("$LATEST") : qualifier) : ""));
-  if (!qualifier.empty() && qualifier != "$LATEST")
-    return fail(Code::kResourceNotFound, "Function not found: " + arn + ":" + qualifier);
+  if (qualifier.size() > 128 || !std::all_of(qualifier.begin(), qualifier.end(), [](char c) {
+        return std::isalnum(uint8_t(c)) || c == '$' || c == '_' || c == '-';
+      }))
+    return fail(Code::kValidation, "1 validation error detected: Value '" + qualifier +
+                                       "' at 'qualifier' failed to satisfy constraint: Member must satisfy regular "
+                                       "expression pattern: (|[a-zA-Z0-9$_-]+)");
+  if (qualifierOut) *qualifierOut = qualifier;
   return e;
 }
 
@@ -134,11 +142,25 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
       if (qualifier == "$LATEST")
         co_return fail(Code::kInvalidParameterValue,
                        "$LATEST version cannot be deleted without deleting the function.");
-      if (!qualifier.empty())
-        co_return fail(Code::kResourceNotFound, "Function not found: " + (*e)->record.arn() + ":" + qualifier);
+      if (!qualifier.empty()) {
+        bool number = qualifier.size() <= 18 && std::all_of(qualifier.begin(), qualifier.end(), ::isdigit);
+        if (!number && (*e)->aliases.count(qualifier))
+          co_return fail(Code::kInvalidParameterValue,
+                         "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias.");
+        if (!number)
+          co_return fail(Code::kResourceNotFound, "Function not found: " + (*e)->record.arn() + ":" + qualifier);
+        auto removed = co_await registry_.removeVersion((*e)->record.name, std::stoll(qualifier));
+        if (!removed) co_return std::unexpected(removed.error());
+        co_return emptyResponse(204);
+      }
       auto removed = co_await registry_.remove((*e)->record.name);
       if (!removed) co_return std::unexpected(removed.error());
       co_return emptyResponse(204);
+    }
+    if (rest == "versions" || rest == "aliases" || core::startsWith(rest, "aliases/")) {
+      auto e = lookup(name, region, "", false, rest == "versions" && m == "GET" ? 170 : 140);
+      if (!e) co_return std::unexpected(e.error());
+      co_return co_await versionsAndAliases(req, **e, rest);
     }
     if ((rest == "code" || rest == "configuration") && m == "PUT") {
       auto e = lookup(name, region, "", false);
@@ -146,13 +168,11 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
       auto body = core::parseJsonObject(req.body);
       if (!body) co_return std::unexpected(body.error());
       Result<FunctionRecord> updated = fail(Code::kInternal, "unreachable");
+      bool publishAfter = false;
       if (rest == "code") {
         auto publish = core::getBool(*body, "Publish");
         if (!publish) co_return std::unexpected(publish.error());
-        if (publish->value_or(false))
-          co_return fail(Code::kInvalidParameterValue,
-                         "Publish is not supported by lamina yet (versions arrive with the scheduling work); update "
-                         "without --publish.");
+        publishAfter = publish->value_or(false);
         auto dryRun = core::getBool(*body, "DryRun");
         if (!dryRun) co_return std::unexpected(dryRun.error());
         auto zip = decodeZip(*body);
@@ -168,6 +188,10 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
         updated = co_await registry_.updateConfiguration((*e)->record.name, *body);
       }
       if (!updated) co_return std::unexpected(updated.error());
+      if (publishAfter) {  // the response is the new version's configuration
+        updated = co_await registry_.publishVersion(updated->name, "", "", "");
+        if (!updated) co_return std::unexpected(updated.error());
+      }
       co_return jsonResponse(200, updated->toConfiguration());
     }
   }
@@ -195,10 +219,6 @@ asio::awaitable<Result<http::Response>> LambdaApi::createFunction(http::Request&
                    "PackageType Image is not supported by lamina: deploy a .zip package.");
   auto publish = core::getBool(*body, "Publish");
   if (!publish) co_return std::unexpected(publish.error());
-  if (publish->value_or(false))
-    co_return fail(
-        Code::kInvalidParameterValue,
-        "Publish is not supported by lamina yet (versions arrive with the scheduling work); create without --publish.");
 
   FunctionRecord record;
   record.name = ref->name;
@@ -220,6 +240,10 @@ asio::awaitable<Result<http::Response>> LambdaApi::createFunction(http::Request&
   }
   auto created = co_await registry_.create(std::move(record), std::move(*zip));
   if (!created) co_return std::unexpected(created.error());
+  if (publish->value_or(false)) {  // the response is version 1's configuration
+    created = co_await registry_.publishVersion(created->name, "", "", "");
+    if (!created) co_return std::unexpected(created.error());
+  }
   http::Response r;
   r.status = 201;
   r.set("Content-Type", "application/json");
@@ -261,12 +285,17 @@ asio::awaitable<http::Response> LambdaApi::downloadCode(const http::Request& req
 
 Result<http::Response> LambdaApi::getFunction(const http::Request& req, const std::string& fn,
                                               const std::string& region, bool configurationOnly) {
-  auto e = lookup(fn, region, queryParam(req, "Qualifier"), false, 170);
+  std::string qualifier;
+  auto e = lookup(fn, region, queryParam(req, "Qualifier"), false, 170, &qualifier);
   if (!e) return std::unexpected(e.error());
-  const FunctionRecord& r = (*e)->record;
-  if (configurationOnly) return jsonResponse(200, r.toConfiguration());
+  auto resolved = registry_.resolve(**e, qualifier, false);
+  if (!resolved) return std::unexpected(resolved.error());
+  const FunctionRecord& r = *resolved->record;
+  json::object cfg = r.toConfiguration();
+  if ((*e)->aliases.count(qualifier)) cfg["FunctionArn"] = r.arn() + ":" + qualifier;  // as AWS shows an alias
+  if (configurationOnly) return jsonResponse(200, cfg);
   json::object out;
-  out["Configuration"] = r.toConfiguration();
+  out["Configuration"] = std::move(cfg);
   out["Code"] = json::object{{"RepositoryType", "S3"}, {"Location", codeLocation(req, r)}};
   if (!r.tags.empty()) {
     json::object tags;
@@ -336,9 +365,11 @@ asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, co
   if (req.bodyTooLarge || req.body.size() > invoke::kMaxSyncPayloadBytes)
     co_return fail(Code::kRequestTooLarge,
                    "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
-  std::string qualifier = queryParam(req, "Qualifier");
-  auto e = lookup(fn, region, qualifier, true, 170);
+  std::string qualifier;
+  auto e = lookup(fn, region, queryParam(req, "Qualifier"), true, 170, &qualifier);
   if (!e) co_return std::unexpected(e.error());
+  auto resolved = registry_.resolve(**e, qualifier, true);  // an alias routes by its weights
+  if (!resolved) co_return std::unexpected(resolved.error());
   std::string type(req.header("x-amz-invocation-type"));
   if (type.empty()) type = "RequestResponse";
   if (type != "RequestResponse" && type != "Event" && type != "DryRun")
@@ -370,7 +401,7 @@ asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, co
                    "with RequestResponse.");
 
   invoke::SyncRequest sync;
-  sync.image = (*e)->image;
+  sync.image = resolved->image;
   sync.requestId = requestId;
   sync.payload = req.body.empty() ? std::string("{}") : std::move(req.body);
   sync.invokedArn = (*e)->record.arn();
@@ -387,6 +418,153 @@ asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, co
   if (sync.wantLogTail) r.set("X-Amz-Log-Result", result->logResult);
   r.body = std::move(result->body);
   co_return r;
+}
+
+namespace {
+
+// MaxItems of a list call: 1..10000, at most 50 per page (as AWS pages).
+Result<int64_t> pageSize(const http::Request& req) {
+  std::string text = queryParam(req, "MaxItems");
+  if (text.empty()) return 50;
+  int64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9' || n > 100000)
+      return fail(Code::kValidation, "1 validation error detected: Value '" + text +
+                                         "' at 'maxItems' failed to satisfy "
+                                         "constraint: Member must have value "
+                                         "between 1 and 10000");
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > 10000)
+    return fail(Code::kValidation, "1 validation error detected: Value '" + text +
+                                       "' at 'maxItems' failed to satisfy constraint: Member must have value between "
+                                       "1 and 10000");
+  return std::min<int64_t>(n, 50);
+}
+
+}  // namespace
+
+Result<http::Response> LambdaApi::listVersions(const http::Request& req, const FunctionEntry& e) {
+  auto maxItems = pageSize(req);
+  if (!maxItems) return std::unexpected(maxItems.error());
+  std::string marker = queryParam(req, "Marker");
+  std::string after;
+  if (!marker.empty()) {
+    auto decoded = core::base64Decode(marker);
+    if (!decoded) return fail(Code::kInvalidParameterValue, "Invalid Marker: pass the NextMarker of a previous page");
+    after = *decoded;
+  }
+  std::vector<const FunctionRecord*> all{&e.record};
+  for (const auto& [n, v] : e.versions) all.push_back(&v.record);
+  json::array versions;
+  bool started = after.empty(), more = false;
+  std::string last;
+  for (const FunctionRecord* r : all) {
+    if (!started) {
+      started = r->version == after;
+      continue;
+    }
+    if (int64_t(versions.size()) == *maxItems) {
+      more = true;
+      break;
+    }
+    versions.push_back(r->toConfiguration());
+    last = r->version;
+  }
+  json::object out{{"Versions", std::move(versions)}};
+  if (more) out["NextMarker"] = core::base64Encode(last);
+  return jsonResponse(200, out);
+}
+
+asio::awaitable<Result<http::Response>> LambdaApi::versionsAndAliases(http::Request& req, const FunctionEntry& e,
+                                                                      const std::string& rest) {
+  const std::string& m = req.method;
+  const std::string name = e.record.name;
+  const std::string arn = e.record.arn();
+  if (rest == "versions") {
+    if (m == "GET") co_return listVersions(req, e);
+    if (m == "POST") {
+      auto body = core::parseJsonObject(req.body.empty() ? std::string("{}") : req.body);
+      if (!body) co_return std::unexpected(body.error());
+      auto sha = core::getString(*body, "CodeSha256");
+      auto description = core::getString(*body, "Description");
+      auto revision = core::getString(*body, "RevisionId");
+      if (!sha) co_return std::unexpected(sha.error());
+      if (!description) co_return std::unexpected(description.error());
+      if (!revision) co_return std::unexpected(revision.error());
+      auto published =
+          co_await registry_.publishVersion(name, sha->value_or(""), description->value_or(""), revision->value_or(""));
+      if (!published) co_return std::unexpected(published.error());
+      co_return jsonResponse(201, published->toConfiguration());
+    }
+  }
+  if (rest == "aliases") {
+    if (m == "GET") {
+      auto maxItems = pageSize(req);
+      if (!maxItems) co_return std::unexpected(maxItems.error());
+      std::string filter = queryParam(req, "FunctionVersion");
+      std::string marker = queryParam(req, "Marker");
+      std::string after;
+      if (!marker.empty()) {
+        auto decoded = core::base64Decode(marker);
+        if (!decoded)
+          co_return fail(Code::kInvalidParameterValue, "Invalid Marker: pass the NextMarker of a previous page");
+        after = *decoded;
+      }
+      json::array aliases;
+      bool more = false;
+      std::string last;
+      for (auto it = after.empty() ? e.aliases.begin() : e.aliases.upper_bound(after); it != e.aliases.end(); ++it) {
+        if (!filter.empty() && it->second.functionVersion != filter) continue;
+        if (int64_t(aliases.size()) == *maxItems) {
+          more = true;
+          break;
+        }
+        aliases.push_back(it->second.toConfiguration(arn));
+        last = it->first;
+      }
+      json::object out{{"Aliases", std::move(aliases)}};
+      if (more) out["NextMarker"] = core::base64Encode(last);
+      co_return jsonResponse(200, out);
+    }
+    if (m == "POST") {
+      auto body = core::parseJsonObject(req.body);
+      if (!body) co_return std::unexpected(body.error());
+      AliasRecord alias;
+      if (auto ok = applyAlias(*body, alias, true); !ok) co_return std::unexpected(ok.error());
+      auto created = co_await registry_.putAlias(name, std::move(alias), true, "");
+      if (!created) co_return std::unexpected(created.error());
+      co_return jsonResponse(201, created->toConfiguration(arn));
+    }
+  }
+  if (core::startsWith(rest, "aliases/")) {
+    auto aliasName = core::uriDecode(std::string_view(rest).substr(8));
+    if (!aliasName || aliasName->empty() || aliasName->find('/') != std::string::npos)
+      co_return fail(Code::kUnknownOperation, "No operation matches " + m + " " + std::string(req.path()));
+    auto it = e.aliases.find(*aliasName);
+    if (m == "GET") {
+      if (it == e.aliases.end()) co_return fail(Code::kResourceNotFound, "Alias not found: " + arn + ":" + *aliasName);
+      co_return jsonResponse(200, it->second.toConfiguration(arn));
+    }
+    if (m == "DELETE") {
+      auto removed = co_await registry_.removeAlias(name, *aliasName);
+      if (!removed) co_return std::unexpected(removed.error());
+      co_return emptyResponse(204);
+    }
+    if (m == "PUT") {
+      if (it == e.aliases.end()) co_return fail(Code::kResourceNotFound, "Alias not found: " + arn + ":" + *aliasName);
+      auto body = core::parseJsonObject(req.body);
+      if (!body) co_return std::unexpected(body.error());
+      AliasRecord alias = it->second;
+      if (auto ok = applyAlias(*body, alias, false); !ok) co_return std::unexpected(ok.error());
+      auto revision = core::getString(*body, "RevisionId");
+      if (!revision) co_return std::unexpected(revision.error());
+      auto updated = co_await registry_.putAlias(name, std::move(alias), false, revision->value_or(""));
+      if (!updated) co_return std::unexpected(updated.error());
+      co_return jsonResponse(200, updated->toConfiguration(arn));
+    }
+  }
+  co_return fail(Code::kUnknownOperation, "No operation matches " + m + " " + std::string(req.path()));
 }
 
 }  // namespace lamina::api

@@ -41,8 +41,13 @@ class LambdaApi {
                                      bool configurationOnly);
   Result<http::Response> listFunctions(const http::Request& req);
   Result<http::Response> accountSettings();
+  // The function named by a FunctionName parameter; `qualifierOut` gets the qualifier in effect
+  // (from the name or the Qualifier parameter; "" when none).
   Result<const FunctionEntry*> lookup(const std::string& fnParam, const std::string& region, std::string qualifier,
-                                      bool invokeStyle, size_t maxLength = 140);
+                                      bool invokeStyle, size_t maxLength = 140, std::string* qualifierOut = nullptr);
+  boost::asio::awaitable<Result<http::Response>> versionsAndAliases(http::Request& req, const FunctionEntry& entry,
+                                                                    const std::string& rest);
+  Result<http::Response> listVersions(const http::Request& req, const FunctionEntry& entry);
   std::string codeLocation(const http::Request& req, const FunctionRecord& r) const;
 
   FunctionRegistry& registry_;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <regex>
 #include <vector>
 
@@ -279,6 +281,102 @@ Result<void> applyConfiguration(const json::object& body, FunctionRecord& r, boo
     if (r.runtime.empty() || r.handler.empty())
       return fail(Code::kInvalidParameterValue,
                   "Runtime and Handler are mandatory parameters for functions created with deployment packages.");
+  }
+  return {};
+}
+
+bool isAliasName(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  bool digitsOnly = true;
+  for (char c : s) {
+    if (!(std::isalnum(uint8_t(c)) || c == '-' || c == '_')) return false;
+    digitsOnly = digitsOnly && std::isdigit(uint8_t(c));
+  }
+  return !digitsOnly;
+}
+
+bool isVersion(std::string_view s) {
+  return s == "$LATEST" || (!s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), ::isdigit));
+}
+
+// The fields of CreateAlias / UpdateAlias. `creating` requires Name and FunctionVersion.
+Result<void> applyAlias(const boost::json::object& body, AliasRecord& alias, bool creating) {
+  std::vector<std::string> errors;
+  auto name = core::getString(body, "Name");
+  if (!name) return std::unexpected(name.error());
+  if (creating) {
+    if (!*name)
+      errors.push_back("Value null at 'name' failed to satisfy constraint: Member must not be null");
+    else if (!isAliasName(**name))
+      errors.push_back("Value '" + **name +
+                       "' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: "
+                       "(?!^[0-9]+$)([a-zA-Z0-9-_]+)");
+    else
+      alias.name = **name;
+  }
+  auto version = core::getString(body, "FunctionVersion");
+  if (!version) return std::unexpected(version.error());
+  if (*version) {
+    if (!isVersion(**version))
+      errors.push_back("Value '" + **version +
+                       "' at 'functionVersion' failed to satisfy constraint: Member must satisfy regular expression "
+                       "pattern: (\\$LATEST|[0-9]+)");
+    else
+      alias.functionVersion = **version;
+  } else if (creating) {
+    errors.push_back("Value null at 'functionVersion' failed to satisfy constraint: Member must not be null");
+  }
+  auto description = core::getString(body, "Description");
+  if (!description) return std::unexpected(description.error());
+  if (*description) {
+    if ((*description)->size() > 256)
+      errors.push_back(
+          "Value at 'description' failed to satisfy constraint: Member must have length less than or "
+          "equal to 256");
+    else
+      alias.description = **description;
+  }
+  if (!errors.empty()) {
+    std::string msg =
+        std::to_string(errors.size()) + " validation error" + (errors.size() > 1 ? "s" : "") + " detected: ";
+    for (size_t i = 0; i < errors.size(); ++i) msg += (i ? "; " : "") + errors[i];
+    return fail(Code::kValidation, msg);
+  }
+  if (auto rc = body.find("RoutingConfig"); rc != body.end() && !rc->value().is_null()) {
+    alias.weights.clear();
+    if (!rc->value().is_object()) return fail(Code::kInvalidParameterValue, "RoutingConfig must be an object");
+    auto w = rc->value().as_object().find("AdditionalVersionWeights");
+    if (w != rc->value().as_object().end() && !w->value().is_null()) {
+      if (!w->value().is_object())
+        return fail(Code::kInvalidParameterValue, "AdditionalVersionWeights must be a map of version to weight");
+      for (const auto& kv : w->value().as_object()) {
+        std::string v(kv.key());
+        if (!kv.value().is_number() || v.empty() || !std::all_of(v.begin(), v.end(), ::isdigit))
+          return fail(Code::kValidation,
+                      "1 validation error detected: Value at 'routingConfig.additionalVersionWeights' "
+                      "failed to satisfy constraint: Map keys must satisfy constraint: [Member must "
+                      "satisfy regular expression pattern: [0-9]+]");
+        double weight = kv.value().to_number<double>();
+        if (weight < 0.0 || weight > 1.0)
+          return fail(Code::kValidation,
+                      "1 validation error detected: Value at 'routingConfig.additionalVersionWeights' failed to "
+                      "satisfy constraint: Map value must satisfy constraint: [Member must have value less than or "
+                      "equal to 1.0, Member must have value greater than or equal to 0.0]");
+        alias.weights[v] = weight;
+      }
+      if (alias.weights.size() > 1)
+        return fail(Code::kInvalidParameterValue,
+                    "Number of items in AdditionalVersionWeights cannot be greater than 1");
+    }
+  }
+  if (!alias.weights.empty()) {
+    if (alias.functionVersion == "$LATEST")
+      return fail(Code::kInvalidParameterValue,
+                  "$LATEST is not supported for an alias pointing to more than 1 version");
+    if (alias.weights.count(alias.functionVersion))
+      return fail(Code::kInvalidParameterValue, "Invalid function version " + alias.functionVersion +
+                                                    ". Function version " + alias.functionVersion +
+                                                    " is already included in routing configuration.");
   }
   return {};
 }

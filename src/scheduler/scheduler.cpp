@@ -92,9 +92,12 @@ void Scheduler::release(Lease lease) {
   it->second.idle.push_back(Idle{std::move(env), std::chrono::steady_clock::now()});
 }
 
-void Scheduler::retire(const std::string& functionName, const std::string& currentRevision) {
+void Scheduler::retire(const std::string& functionName, const std::string& version,
+                       const std::string& currentRevision) {
   for (auto& [key, pool] : pools_) {
-    if (key.substr(0, key.rfind(':')) != functionName) continue;
+    size_t colon = key.rfind(':');
+    if (key.substr(0, colon) != functionName) continue;
+    if (!version.empty() && key.substr(colon + 1) != version) continue;
     for (auto& i : pool.idle) {
       i.env->stop();
       --live_;

@@ -48,7 +48,8 @@ class Scheduler {
   void release(Lease lease);
   // Stops the idle environments of `functionName` (after an update or delete); busy ones stop when
   // released because their revision is no longer current.
-  void retire(const std::string& functionName, const std::string& currentRevision);
+  // `version` "" = every version of the function (it was deleted).
+  void retire(const std::string& functionName, const std::string& version, const std::string& currentRevision);
   // Gracefully stops every idle environment (SIGTERM, grace, SIGKILL); returns how many. Busy ones
   // stop when released. For a daemon shutdown, before shutdownAll().
   int stopIdle();

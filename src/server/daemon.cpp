@@ -170,9 +170,11 @@ int runDaemon(const DaemonOptions& opt) {
                                    std::move(envIsolation)};
   scheduler::Scheduler scheduler(envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency});
   invoke::Invoker invoker(scheduler, clock);
-  api::FunctionRegistry registry(api::RegistryDeps{
-      blocking, repo, *code, clock, [&](const std::string& r) { return (*runtimes)->check(r); },
-      [&](const std::string& name, const std::string& revision) { scheduler.retire(name, revision); }});
+  api::FunctionRegistry registry(
+      api::RegistryDeps{blocking, repo, *code, clock, [&](const std::string& r) { return (*runtimes)->check(r); },
+                        [&](const std::string& name, const std::string& version, const std::string& revision) {
+                          scheduler.retire(name, version, revision);
+                        }});
   if (auto loaded = registry.load(); !loaded) return die(loaded.error().message());
   api::LambdaApi lambda(registry, invoker, clock, api::ApiOptions{opt.accountConcurrency, codeUrlSecret});
   http::sigv4::Credentials creds{opt.accessKeyId, opt.secretAccessKey};

@@ -9,12 +9,20 @@ namespace lamina::store {
 namespace {
 
 // Numbered migrations: index + 1 is the schema version each one produces. Append only.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: functions ($LATEST configuration as JSON).
     "CREATE TABLE functions ("
     "  name TEXT PRIMARY KEY,"
     "  config TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL)",
+    // 2: what hangs off a function: published versions (kind 'version', key "1", "2", ...) and
+    // aliases (kind 'alias'), each a JSON document.
+    "CREATE TABLE function_children ("
+    "  name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  config TEXT NOT NULL,"
+    "  PRIMARY KEY (name, kind, key))",
 };
 
 std::unexpected<Error> sqliteError(sqlite3* db, std::string_view what) {

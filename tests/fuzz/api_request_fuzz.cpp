@@ -1,5 +1,6 @@
 // Fuzz target: the Lambda API's readers of client bytes — the FunctionName path parameter and the
-// JSON bodies of CreateFunction / UpdateFunctionConfiguration (parse, then validate and apply).
+// JSON bodies of CreateFunction / UpdateFunctionConfiguration / CreateAlias / UpdateAlias (parse,
+// then validate and apply), and the stored documents read back at start.
 // Whatever the input, they must return a value or an AWS error, never crash.
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)lamina::api::applyConfiguration(*body, record, true);
     lamina::api::FunctionRecord update;
     (void)lamina::api::applyConfiguration(*body, update, false);
+    lamina::api::AliasRecord alias, changed{.name = "live", .functionVersion = "1"};
+    (void)lamina::api::applyAlias(*body, alias, true);
+    (void)lamina::api::applyAlias(*body, changed, false);
   }
   (void)lamina::api::FunctionRecord::fromStorage(text);
+  (void)lamina::api::AliasRecord::fromStorage(text);
   return 0;
 }
