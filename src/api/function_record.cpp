@@ -53,6 +53,7 @@ std::string FunctionRecord::toStorage() const {
   o["LastModifiedMs"] = lastModifiedMs;
   o["LastVersion"] = lastVersion;
   o["PublishedRevision"] = publishedRevision;
+  o["ReservedConcurrency"] = reservedConcurrency;
   json::object t;
   for (const auto& [k, v] : tags) t[k] = v;
   o["Tags"] = std::move(t);
@@ -121,6 +122,7 @@ Result<FunctionRecord> FunctionRecord::fromStorage(std::string_view text) {
   if (r.version.empty()) r.version = "$LATEST";
   r.lastVersion = num("LastVersion", 0);
   r.publishedRevision = str("PublishedRevision");
+  r.reservedConcurrency = int(num("ReservedConcurrency", -1));
   if (r.name.empty() || r.codeSha256Hex.empty()) return fail(Code::kInternal, "stored function document is incomplete");
   return r;
 }

@@ -39,6 +39,7 @@ struct FunctionRecord {
   std::string version = "$LATEST";  // or "1", "2", ... for a published version (immutable)
   int64_t lastVersion = 0;          // $LATEST only: the highest version number ever published
   std::string publishedRevision;    // $LATEST only: its RevisionId when lastVersion was published
+  int reservedConcurrency = -1;     // PutFunctionConcurrency; -1 = none (not part of the revision)
 
   std::string arn() const;  // unqualified
   // Lambda's FunctionConfiguration JSON ($LATEST: unqualified FunctionArn; a version: qualified).

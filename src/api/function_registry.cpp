@@ -1,5 +1,6 @@
 #include "api/function_registry.h"
 
+#include <algorithm>
 #include <random>
 
 #include "api/validation.h"
@@ -37,6 +38,7 @@ Result<void> FunctionRegistry::load() {
     if (auto tree = deps_.code.ensureTree(rec->codeSha256Hex); !tree)
       return std::unexpected(tree.error().context("code of function " + name));
     FunctionEntry entry{*rec, imageOf(*rec), false, {}, {}};
+    if (rec->reservedConcurrency >= 0 && deps_.onReservation) deps_.onReservation(name, rec->reservedConcurrency);
     functions_.emplace(name, std::move(entry));
   }
   auto children = deps_.repo.loadChildren();
@@ -173,6 +175,7 @@ asio::awaitable<Result<void>> FunctionRegistry::remove(const std::string& nameRe
   }
   functions_.erase(name);
   if (deps_.onChanged) deps_.onChanged(name, "", "");
+  if (deps_.onReservation) deps_.onReservation(name, -1);
   co_return Result<void>();
 }
 
@@ -336,6 +339,43 @@ asio::awaitable<Result<void>> FunctionRegistry::removeAlias(const std::string& n
   auto removed = co_await core::offload(deps_.blocking, std::move(removeJob));
   if (!removed && removed.error().code() != Code::kNotFound) co_return std::unexpected(removed.error());
   if (auto it = functions_.find(name); it != functions_.end()) it->second.aliases.erase(aliasName);
+  co_return Result<void>();
+}
+
+int FunctionRegistry::unreservedConcurrency() const {
+  int reserved = 0;
+  for (const auto& [n, e] : functions_) reserved += std::max(0, e.record.reservedConcurrency);
+  return deps_.accountConcurrency - reserved;
+}
+
+asio::awaitable<Result<void>> FunctionRegistry::setReservedConcurrency(const std::string& nameRef, int reserved) {
+  constexpr int kMinUnreserved = 100;
+  const std::string name = nameRef;
+  auto entry = beginUpdate(name, "");
+  if (!entry) co_return std::unexpected(entry.error());
+  FunctionEntry* e = *entry;
+  int others = 0;
+  for (const auto& [n, f] : functions_)
+    if (n != name) others += std::max(0, f.record.reservedConcurrency);
+  if (reserved >= 0 && deps_.accountConcurrency - others - reserved < kMinUnreserved)
+    co_return fail(Code::kInvalidParameterValue,
+                   "Specified ReservedConcurrentExecutions for function decreases account's "
+                   "UnreservedConcurrentExecution below its minimum value of [" +
+                       std::to_string(kMinUnreserved) + "].");
+  FunctionRecord next = e->record;
+  next.reservedConcurrency = reserved;
+  e->updating = true;
+  auto& repo = deps_.repo;
+  std::string doc = next.toStorage();
+  int64_t now = deps_.clock.nowMs();
+  auto updateJob = [&repo, name, doc, now]() { return repo.update(name, doc, now); };
+  auto written = co_await core::offload(deps_.blocking, std::move(updateJob));
+  auto it = functions_.find(name);
+  if (it == functions_.end()) co_return fail(Code::kResourceNotFound, "Function not found: " + next.arn());
+  it->second.updating = false;
+  if (!written) co_return std::unexpected(written.error());
+  it->second.record.reservedConcurrency = reserved;  // not a new revision: environments stay
+  if (deps_.onReservation) deps_.onReservation(name, reserved);
   co_return Result<void>();
 }
 

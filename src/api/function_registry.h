@@ -49,6 +49,10 @@ struct RegistryDeps {
   // Called after a version's code/config changed or it was deleted (revision "" = deleted; version
   // "" = the whole function).
   std::function<void(const std::string& name, const std::string& version, const std::string& revision)> onChanged;
+  // Called with a function's reserved concurrency at load and whenever it changes (-1 = none,
+  // also when the function is deleted).
+  std::function<void(const std::string& name, int reserved)> onReservation;
+  int accountConcurrency = 1000;
 };
 
 class FunctionRegistry {
@@ -78,6 +82,10 @@ class FunctionRegistry {
   boost::asio::awaitable<Result<AliasRecord>> putAlias(const std::string& name, AliasRecord alias, bool create,
                                                        std::string expectedRevision);
   boost::asio::awaitable<Result<void>> removeAlias(const std::string& name, const std::string& alias);
+  // PutFunctionConcurrency (-1: DeleteFunctionConcurrency). Keeps >= 100 unreserved, as AWS does.
+  boost::asio::awaitable<Result<void>> setReservedConcurrency(const std::string& name, int reserved);
+  // The account's concurrency minus every reservation.
+  int unreservedConcurrency() const;
   // The deployment package with this content address (read on the blocking pool).
   boost::asio::awaitable<Result<std::string>> readCode(std::string sha256Hex);
 

@@ -125,6 +125,42 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
     auto r = accountSettings();
     co_return r;
   }
+  if ((functionPath(path, "/2017-10-31/functions/", name, rest) ||
+       functionPath(path, "/2019-09-30/functions/", name, rest)) &&
+      rest == "concurrency") {
+    auto e = lookup(name, region, "", false);
+    if (!e) co_return std::unexpected(e.error());
+    const std::string fn = (*e)->record.name;
+    if (m == "GET") {
+      json::object out;
+      if ((*e)->record.reservedConcurrency >= 0) out["ReservedConcurrentExecutions"] = (*e)->record.reservedConcurrency;
+      co_return jsonResponse(200, out);
+    }
+    if (m == "DELETE") {
+      auto done = co_await registry_.setReservedConcurrency(fn, -1);
+      if (!done) co_return std::unexpected(done.error());
+      co_return emptyResponse(204);
+    }
+    if (m == "PUT") {
+      auto body = core::parseJsonObject(req.body);
+      if (!body) co_return std::unexpected(body.error());
+      auto it = body->find("ReservedConcurrentExecutions");
+      if (it == body->end() || it->value().is_null())
+        co_return fail(Code::kValidation,
+                       "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy "
+                       "constraint: Member must not be null");
+      if (!it->value().is_int64())
+        co_return fail(Code::kInvalidParameterValue, "ReservedConcurrentExecutions must be an integer");
+      int64_t n = it->value().as_int64();
+      if (n < 0)
+        co_return fail(Code::kValidation, "1 validation error detected: Value '" + std::to_string(n) +
+                                              "' at 'reservedConcurrentExecutions' failed to satisfy constraint: "
+                                              "Member must have value greater than or equal to 0");
+      auto done = co_await registry_.setReservedConcurrency(fn, int(std::min<int64_t>(n, INT32_MAX)));
+      if (!done) co_return std::unexpected(done.error());
+      co_return jsonResponse(200, json::object{{"ReservedConcurrentExecutions", n}});
+    }
+  }
   if (functionPath(path, "/2015-03-31/functions/", name, rest)) {
     std::string qualifier = queryParam(req, "Qualifier");
     if (rest == "invocations" && m == "POST") co_return co_await invoke(req, name, region, requestId);
@@ -297,6 +333,8 @@ Result<http::Response> LambdaApi::getFunction(const http::Request& req, const st
   json::object out;
   out["Configuration"] = std::move(cfg);
   out["Code"] = json::object{{"RepositoryType", "S3"}, {"Location", codeLocation(req, r)}};
+  if ((*e)->record.reservedConcurrency >= 0)
+    out["Concurrency"] = json::object{{"ReservedConcurrentExecutions", (*e)->record.reservedConcurrency}};
   if (!r.tags.empty()) {
     json::object tags;
     for (auto& [k, v] : r.tags) tags[k] = v;
@@ -355,7 +393,7 @@ Result<http::Response> LambdaApi::accountSettings() {
                                     {"CodeSizeUnzipped", 262144000},
                                     {"CodeSizeZipped", 52428800},
                                     {"ConcurrentExecutions", options_.accountConcurrency},
-                                    {"UnreservedConcurrentExecutions", options_.accountConcurrency}}},
+                                    {"UnreservedConcurrentExecutions", registry_.unreservedConcurrency()}}},
       {"AccountUsage", json::object{{"TotalCodeSize", total}, {"FunctionCount", int64_t(registry_.all().size())}}}};
   return jsonResponse(200, out);
 }

@@ -55,11 +55,18 @@ class [[nodiscard]] Error {
 
   // Prefixes the message with what the caller was doing: "reading zip: <message>".
   Error& context(std::string_view what);
+  // A machine-readable cause AWS adds to some errors (a throttle's "Reason").
+  const std::string& reason() const { return reason_; }
+  Error& withReason(std::string reason) {
+    reason_ = std::move(reason);
+    return *this;
+  }
 
  private:
   Code code_;
   std::string message_;
   int errno_;
+  std::string reason_;
 };
 
 template <class T>

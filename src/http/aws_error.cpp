@@ -13,7 +13,7 @@ Response awsError(const Error& error, std::string_view requestId) {
   body["Type"] = r.status >= 500 ? "Service" : "User";
   body[capitalMessageKey(error.code()) ? "Message" : "message"] = error.message();
   if (error.code() == Code::kTooManyRequests) {
-    body["Reason"] = "ConcurrentInvocationLimitExceeded";
+    body["Reason"] = error.reason().empty() ? std::string("ConcurrentInvocationLimitExceeded") : error.reason();
     r.set("Retry-After", "1");
   }
   r.set("Content-Type", "application/json");

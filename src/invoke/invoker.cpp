@@ -46,8 +46,11 @@ asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
 
   auto lease = co_await scheduler_.acquire(req.image, req.requestId);
   if (!lease) {
-    if (lease.error().kind == scheduler::AcquireError::Kind::kThrottled)
-      co_return fail(Code::kTooManyRequests, "Rate Exceeded.");
+    if (lease.error().kind == scheduler::AcquireError::Kind::kThrottled) {
+      Error throttled(Code::kTooManyRequests, "Rate Exceeded.");
+      throttled.withReason(lease.error().reason);
+      co_return std::unexpected(std::move(throttled));
+    }
     auto& env = *lease.error().env;
     const auto& init = lease.error().init;
     std::string report = fmt::format(

@@ -48,7 +48,57 @@ bool Scheduler::evictOneIdle() {
   return true;
 }
 
+void Scheduler::setReservation(const std::string& functionName, int reserved) {
+  auto it = reserved_.find(functionName);
+  if (it != reserved_.end()) {
+    reservedSum_ -= it->second;
+    reserved_.erase(it);
+  }
+  if (reserved >= 0) {
+    reserved_[functionName] = reserved;
+    reservedSum_ += reserved;
+  }
+}
+
+int Scheduler::concurrentExecutions(const std::string& functionName) const {
+  auto it = runningBy_.find(functionName);
+  return it == runningBy_.end() ? 0 : it->second;
+}
+
 asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquire(
+    std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId) {
+  // Concurrency, as AWS counts it: invocations running at once. A reservation caps its function;
+  // the rest of the account's limit is shared by the functions without one.
+  const std::string& fn = image->name;
+  auto reservation = reserved_.find(fn);
+  bool unreserved = reservation == reserved_.end();
+  if (!unreserved && concurrentExecutions(fn) >= reservation->second)
+    co_return std::unexpected(
+        AcquireError{AcquireError::Kind::kThrottled, "ReservedFunctionConcurrentInvocationLimitExceeded", {}, nullptr});
+  if (unreserved && runningUnreserved_ >= options_.accountConcurrency - reservedSum_)
+    co_return std::unexpected(
+        AcquireError{AcquireError::Kind::kThrottled, "ConcurrentInvocationLimitExceeded", {}, nullptr});
+  // Counted from here, so that invocations waiting for a cold start count too.
+  ++runningBy_[fn];
+  ++running_;
+  if (unreserved) ++runningUnreserved_;
+  auto lease = co_await acquireEnvironment(std::move(image), requestId);
+  if (!lease) {
+    uncount(fn, unreserved);
+    co_return lease;
+  }
+  lease->unreserved = unreserved;
+  co_return lease;
+}
+
+void Scheduler::uncount(const std::string& functionName, bool unreserved) {
+  auto it = runningBy_.find(functionName);
+  if (it != runningBy_.end() && --it->second <= 0) runningBy_.erase(it);
+  --running_;
+  if (unreserved) --runningUnreserved_;
+}
+
+asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquireEnvironment(
     std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId) {
   Pool& pool = pools_[image->name + ":" + image->version];
   if (pool.revision != image->revision) {
@@ -67,19 +117,21 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquire(
     --live_;  // died while idle, or could not be thawed
   }
   if (live_ >= options_.accountConcurrency && !evictOneIdle())
-    co_return std::unexpected(AcquireError{AcquireError::Kind::kThrottled, {}, nullptr});
+    co_return std::unexpected(
+        AcquireError{AcquireError::Kind::kThrottled, "ConcurrentInvocationLimitExceeded", {}, nullptr});
   ++live_;
   auto env = Environment::create(deps_, image);
   auto started = co_await env->start(requestId);
   if (!started) {
     --live_;
-    co_return std::unexpected(AcquireError{AcquireError::Kind::kInitFailed, std::move(started.error()), env});
+    co_return std::unexpected(AcquireError{AcquireError::Kind::kInitFailed, {}, std::move(started.error()), env});
   }
   co_return Lease{std::move(env), true};
 }
 
 void Scheduler::release(Lease lease) {
   auto& env = lease.env;
+  uncount(env->image().name, lease.unreserved);
   auto it = pools_.find(env->image().name + ":" + env->image().version);
   bool keep = !stopped_ && env->state() == Environment::State::kReady && it != pools_.end() &&
               it->second.revision == env->image().revision;

@@ -26,11 +26,13 @@ struct Options {
 struct Lease {
   std::shared_ptr<runtime::Environment> env;
   bool cold = false;
+  bool unreserved = false;  // counted in the unreserved pool (else in its function's reservation)
 };
 
 struct AcquireError {
   enum class Kind { kThrottled, kInitFailed } kind;
-  runtime::InitFailure init;                  // kInitFailed
+  std::string reason;         // kThrottled: AWS's Reason (ReservedFunctionConcurrentInvocationLimitExceeded, ...)
+  runtime::InitFailure init;  // kInitFailed
   std::shared_ptr<runtime::Environment> env;  // kInitFailed: the dead environment (for its log stream)
 };
 
@@ -56,6 +58,13 @@ class Scheduler {
   // Stops every environment now (daemon shutdown).
   void shutdownAll();
 
+  // A function's reserved concurrency (-1 = none): it may run at most that many invocations at once
+  // (0 throttles every one), and the other functions share what the reservations leave.
+  void setReservation(const std::string& functionName, int reserved);
+  // Invocations running now (leased environments), for a function or for the account.
+  int concurrentExecutions(const std::string& functionName) const;
+  int concurrentExecutions() const { return running_; }
+
   int liveEnvironments() const { return live_; }
 
  private:
@@ -68,12 +77,20 @@ class Scheduler {
     std::vector<Idle> idle;  // back = most recently used
   };
   void startReaper();
+  boost::asio::awaitable<std::expected<Lease, AcquireError>> acquireEnvironment(
+      std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId);
+  void uncount(const std::string& functionName, bool unreserved);
   bool evictOneIdle();
 
   const runtime::EnvironmentDeps& deps_;
   Options options_;
-  std::unordered_map<std::string, Pool> pools_;  // key: function name + ":" + version
-  int live_ = 0;                                 // environments starting, idle or busy
+  std::unordered_map<std::string, Pool> pools_;    // key: function name + ":" + version
+  int live_ = 0;                                   // environments starting, idle or busy
+  std::unordered_map<std::string, int> reserved_;  // function name -> reservation
+  int reservedSum_ = 0;
+  std::unordered_map<std::string, int> runningBy_;  // function name -> leased environments
+  int running_ = 0;
+  int runningUnreserved_ = 0;
   boost::asio::steady_timer reaper_;
   bool stopped_ = false;
 };

@@ -174,7 +174,9 @@ int runDaemon(const DaemonOptions& opt) {
       api::RegistryDeps{blocking, repo, *code, clock, [&](const std::string& r) { return (*runtimes)->check(r); },
                         [&](const std::string& name, const std::string& version, const std::string& revision) {
                           scheduler.retire(name, version, revision);
-                        }});
+                        },
+                        [&](const std::string& name, int reserved) { scheduler.setReservation(name, reserved); },
+                        opt.accountConcurrency});
   if (auto loaded = registry.load(); !loaded) return die(loaded.error().message());
   api::LambdaApi lambda(registry, invoker, clock, api::ApiOptions{opt.accountConcurrency, codeUrlSecret});
   http::sigv4::Credentials creds{opt.accessKeyId, opt.secretAccessKey};

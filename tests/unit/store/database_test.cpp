@@ -29,11 +29,11 @@ TEST(Database, MigratesOnceAndUsesWal) {
   {
     auto db = Database::open(dir.path() / "lamina.db");
     ASSERT_TRUE(db.has_value()) << db.error().message();
-    EXPECT_EQ((*db)->schemaVersion(), 1);
+    EXPECT_EQ((*db)->schemaVersion(), 2);
   }
   auto again = Database::open(dir.path() / "lamina.db");
   ASSERT_TRUE(again.has_value());
-  EXPECT_EQ((*again)->schemaVersion(), 1);
+  EXPECT_EQ((*again)->schemaVersion(), 2);
   std::string mode;
   auto r = (*again)->read([&](Database& db) -> Result<void> {
     auto st = db.prepare("PRAGMA journal_mode");
@@ -77,6 +77,34 @@ TEST(FunctionRepo, InsertUpdateRemoveAndConflicts) {
   ASSERT_TRUE(repo.remove("b"));
   EXPECT_EQ(repo.remove("b").error().code(), Code::kNotFound);
   EXPECT_EQ(repo.loadAll().value().size(), 1u);
+}
+
+// Versions and aliases hang off a function: a publish writes the version and the function's row
+// together, and deleting the function takes them along.
+TEST(FunctionRepo, ChildrenAreWrittenWithTheFunctionAndDeletedWithIt) {
+  TempDir dir;
+  auto db = Database::open(dir.path() / "lamina.db");
+  ASSERT_TRUE(db.has_value());
+  FunctionRepo repo(**db);
+  ASSERT_TRUE(repo.insert("f", "{\"last\":0}", 1));
+  ASSERT_TRUE(repo.insert("g", "{}", 1));
+  std::string latest = "{\"last\":1}";
+  ASSERT_TRUE(repo.putChild({"f", "version", "1", "{\"v\":1}"}, &latest, 2));
+  ASSERT_TRUE(repo.putChild({"f", "alias", "live", "{\"to\":1}"}));
+  ASSERT_TRUE(repo.putChild({"f", "alias", "live", "{\"to\":2}"}));  // replaced, not duplicated
+  ASSERT_TRUE(repo.putChild({"g", "alias", "x", "{}"}));
+  EXPECT_EQ(repo.loadAll().value()[0].second, latest);
+  auto children = repo.loadChildren().value();
+  ASSERT_EQ(children.size(), 3u);
+  EXPECT_EQ(children[0].kind, "alias");
+  EXPECT_EQ(children[0].config, "{\"to\":2}");
+  EXPECT_EQ(children[1].key, "1");
+  EXPECT_EQ(repo.removeChild("f", "alias", "nope").error().code(), Code::kNotFound);
+  ASSERT_TRUE(repo.removeChild("f", "alias", "live"));
+  ASSERT_TRUE(repo.remove("f"));
+  children = repo.loadChildren().value();
+  ASSERT_EQ(children.size(), 1u);
+  EXPECT_EQ(children[0].name, "g");
 }
 
 }  // namespace lamina::store
