@@ -49,6 +49,7 @@ asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
     if (lease.error().kind == scheduler::AcquireError::Kind::kThrottled) {
       Error throttled(Code::kTooManyRequests, "Rate Exceeded.");
       throttled.withReason(lease.error().reason);
+      metrics_.throttled(image.name, image.version);
       co_return std::unexpected(std::move(throttled));
     }
     auto& env = *lease.error().env;
@@ -63,6 +64,7 @@ asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
     env.platformLog(report);
     out.body = init.body;
     out.functionError = true;
+    metrics_.invoked(image.name, image.version, env.initDurationMs(), true, true, env.initDurationMs());
     if (req.wantLogTail) out.logResult = tailOf(startLine + "\n" + endLine + "\n" + report + "\n");
     co_return out;
   }
@@ -134,6 +136,7 @@ asio::awaitable<Result<SyncResult>> Invoker::invoke(SyncRequest req) {
   env->platformLog(report);
   inv.logTail += endLine + "\n" + report + "\n";
   if (req.wantLogTail) out.logResult = tailOf(inv.logTail);
+  metrics_.invoked(image.name, image.version, durationMs, out.functionError, lease->cold, env->initDurationMs());
   scheduler_.release(std::move(*lease));
   co_return out;
 }

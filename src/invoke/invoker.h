@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 #include "core/time.h"
+#include "invoke/metrics.h"
 #include "runtime/function_image.h"
 #include "scheduler/scheduler.h"
 
@@ -48,11 +49,13 @@ class Invoker {
   // Graceful shutdown: refuse new invocations, then wait (up to `limit`) for those in flight.
   boost::asio::awaitable<void> drain(std::chrono::milliseconds limit);
   int inFlight() const { return inFlight_; }
+  const Metrics& metrics() const { return metrics_; }
 
  private:
   scheduler::Scheduler& scheduler_;
   const core::Clock& clock_;
   int inFlight_ = 0;
+  Metrics metrics_;
   bool stopping_ = false;
 };
 

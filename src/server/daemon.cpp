@@ -186,6 +186,13 @@ int runDaemon(const DaemonOptions& opt) {
     std::string requestId = core::newUuid();
     std::string_view path = req.path();
     if (core::startsWith(path, "/_lamina/code/")) co_return co_await lambda.downloadCode(req, requestId);
+    if (path == "/metrics" && req.method == "GET") {  // Prometheus scrapes unsigned, like the health check
+      http::Response r;
+      r.set("Content-Type", "text/plain; version=0.0.4");
+      r.body = invoker.metrics().render([&](const std::string& fn) { return scheduler.concurrentExecutions(fn); },
+                                        opt.accountConcurrency);
+      co_return r;
+    }
     if (path == "/_lamina/health") {
       http::Response r;
       r.set("Content-Type", "application/json");

@@ -72,7 +72,8 @@ class LaminaServer:
         return self.stop(sig=signal.SIGKILL)
 
     def client(self, service="lambda", **kw):
-        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=kw.pop("read_timeout", 60),
+        # total_max_attempts: botocore reads "max_attempts" as retries after the first try.
+        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=kw.pop("read_timeout", 60),
                      connect_timeout=5)
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
                             aws_access_key_id=kw.pop("access_key", "test"),

@@ -125,3 +125,39 @@ def test_reservation_survives_a_restart(tmp_path):
         assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
     finally:
         server.stop()
+
+
+def metric(text, name, **labels):
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(name + " ")):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name}{{{want}}} in:\n{text}")
+
+
+def test_metrics_count_invocations_errors_throttles_and_cold_starts(lamina_server, lam):
+    import urllib.request
+    create_python_function(lam, "counted", "def handler(event, context):\n    if event.get('fail'):\n"
+                                           "        raise ValueError('no')\n    return 'ok'\n")
+    lam.publish_version(FunctionName="counted")
+    for _ in range(3):
+        lam.invoke(FunctionName="counted")
+    lam.invoke(FunctionName="counted", Payload=json.dumps({"fail": True}))
+    lam.invoke(FunctionName="counted", Qualifier="1")
+    lam.put_function_concurrency(FunctionName="counted", ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError):
+        lam.invoke(FunctionName="counted")
+    with urllib.request.urlopen(lamina_server.endpoint + "/metrics") as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        text = resp.read().decode()
+    latest = {"function": "counted", "version": "$LATEST"}
+    assert metric(text, "lamina_invocations_total", **latest) == 4
+    assert metric(text, "lamina_errors_total", **latest) == 1
+    assert metric(text, "lamina_throttles_total", **latest) == 1
+    assert metric(text, "lamina_cold_starts_total", **latest) == 1
+    assert metric(text, "lamina_init_duration_milliseconds_sum", **latest) > 0
+    assert metric(text, "lamina_invocations_total", function="counted", version="1") == 1
+    assert metric(text, "lamina_duration_milliseconds_count", **latest) == 4
+    assert metric(text, "lamina_duration_milliseconds_bucket", **latest, le="+Inf") == 4
+    assert metric(text, "lamina_concurrent_executions", function="counted") == 0
+    assert metric(text, "lamina_account_concurrency_limit") == 1000

@@ -91,7 +91,7 @@ def handler(event, context):
         import boto3
         from botocore.config import Config
         lam = boto3.client("lambda", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                           config=Config(retries={"max_attempts": 1}))
+                           config=Config(retries={"total_max_attempts": 1}))
         return [f["FunctionName"] for f in lam.list_functions()["Functions"]]
     return {"token": TOKEN}
 '''
