@@ -56,6 +56,23 @@ Result<void> FunctionRegistry::load() {
       auto alias = AliasRecord::fromStorage(c.config);
       if (!alias) return std::unexpected(alias.error().context("loading alias " + c.key + " of " + c.name));
       it->second.aliases[c.key] = std::move(*alias);
+    } else if (c.kind == "provisioned") {
+      auto doc = core::parseJsonObject(c.config);
+      if (!doc) return std::unexpected(doc.error().context("loading provisioned concurrency of " + c.name));
+      ProvisionedConfig pc;
+      if (auto n = doc->find("Requested"); n != doc->end() && n->value().is_int64())
+        pc.requested = int(n->value().as_int64());
+      if (auto t = doc->find("LastModified"); t != doc->end() && t->value().is_int64())
+        pc.lastModifiedMs = t->value().as_int64();
+      it->second.provisioned[c.key] = pc;
+    }
+  }
+  // Provisioned environments start once the daemon runs (children load in key order, so every
+  // version and alias is known by now).
+  for (auto& [name, e] : functions_) {
+    for (const auto& [qualifier, pc] : e.provisioned) {
+      auto target = resolve(e, qualifier, false);
+      if (target && deps_.onProvision) deps_.onProvision(qualifier, target->image, pc.requested);
     }
   }
   return {};
@@ -288,6 +305,10 @@ asio::awaitable<Result<void>> FunctionRegistry::removeVersion(const std::string&
   if (!removed && removed.error().code() != Code::kNotFound) co_return std::unexpected(removed.error());
   it->second.versions.erase(number);
   if (deps_.onChanged) deps_.onChanged(name, key, "");
+  if (it->second.provisioned.erase(key)) {  // its provisioned concurrency goes with the version
+    auto dropJob = [&repo, name, key]() { return repo.removeChild(name, "provisioned", key); };
+    static_cast<void>(co_await core::offload(deps_.blocking, std::move(dropJob)));
+  }
   co_return Result<void>();
 }
 
@@ -324,7 +345,15 @@ asio::awaitable<Result<AliasRecord>> FunctionRegistry::putAlias(const std::strin
   if (!written) co_return std::unexpected(written.error());
   auto it = functions_.find(name);
   if (it == functions_.end()) co_return fail(Code::kResourceNotFound, "Function not found: " + functionArn("", name));
+  std::string previous = existing != e->aliases.end() ? existing->second.functionVersion : std::string();
   it->second.aliases[alias.name] = alias;
+  // Provisioned concurrency on the alias follows it to its new version.
+  if (auto pc = it->second.provisioned.find(alias.name);
+      pc != it->second.provisioned.end() && deps_.onProvision && previous != alias.functionVersion) {
+    if (auto before = resolve(it->second, previous, false); before) deps_.onProvision(alias.name, before->image, 0);
+    if (auto after = resolve(it->second, alias.functionVersion, false); after)
+      deps_.onProvision(alias.name, after->image, pc->second.requested);
+  }
   co_return alias;
 }
 
@@ -340,6 +369,57 @@ asio::awaitable<Result<void>> FunctionRegistry::removeAlias(const std::string& n
   if (!removed && removed.error().code() != Code::kNotFound) co_return std::unexpected(removed.error());
   if (auto it = functions_.find(name); it != functions_.end()) it->second.aliases.erase(aliasName);
   co_return Result<void>();
+}
+
+asio::awaitable<Result<ProvisionedConfig>> FunctionRegistry::setProvisioned(const std::string& nameRef,
+                                                                            const std::string& qualifierRef,
+                                                                            int count) {
+  const std::string name = nameRef, qualifier = qualifierRef;
+  auto entry = beginUpdate(name, "");
+  if (!entry) co_return std::unexpected(entry.error());
+  FunctionEntry* e = *entry;
+  if (qualifier.empty() || qualifier == "$LATEST")
+    co_return fail(Code::kInvalidParameterValue,
+                   "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+  auto target = resolve(*e, qualifier, false);
+  if (!target) co_return std::unexpected(target.error());
+  auto existing = e->provisioned.find(qualifier);
+  if (count == 0 && existing == e->provisioned.end())
+    co_return fail(Code::kProvisionedConcurrencyConfigNotFound,
+                   "No Provisioned Concurrency Config found for this function");
+  if (count > 0 && e->record.reservedConcurrency >= 0) {
+    int others = 0;
+    for (const auto& [q, pc] : e->provisioned)
+      if (q != qualifier) others += pc.requested;
+    if (others + count > e->record.reservedConcurrency)
+      co_return fail(Code::kInvalidParameterValue,
+                     "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+                     "for function");
+  }
+  ProvisionedConfig pc{count, deps_.clock.nowMs()};
+  auto& repo = deps_.repo;
+  Result<void> written;
+  if (count > 0) {
+    store::FunctionRepo::Child child{
+        name, "provisioned", qualifier,
+        "{\"Requested\":" + std::to_string(count) + ",\"LastModified\":" + std::to_string(pc.lastModifiedMs) + "}"};
+    auto putJob = [&repo, child]() { return repo.putChild(child); };
+    written = co_await core::offload(deps_.blocking, std::move(putJob));
+  } else {
+    auto dropJob = [&repo, name, qualifier]() { return repo.removeChild(name, "provisioned", qualifier); };
+    written = co_await core::offload(deps_.blocking, std::move(dropJob));
+  }
+  if (!written && written.error().code() != Code::kNotFound) co_return std::unexpected(written.error());
+  auto it = functions_.find(name);
+  if (it == functions_.end()) co_return fail(Code::kResourceNotFound, "Function not found: " + functionArn("", name));
+  auto now = resolve(it->second, qualifier, false);
+  if (count > 0) {
+    it->second.provisioned[qualifier] = pc;
+  } else {
+    it->second.provisioned.erase(qualifier);
+  }
+  if (now && deps_.onProvision) deps_.onProvision(qualifier, now->image, count);
+  co_return pc;
 }
 
 int FunctionRegistry::unreservedConcurrency() const {

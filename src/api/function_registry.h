@@ -26,12 +26,18 @@ struct VersionEntry {
   std::shared_ptr<const runtime::FunctionImage> image;
 };
 
+struct ProvisionedConfig {
+  int requested = 0;
+  int64_t lastModifiedMs = 0;
+};
+
 struct FunctionEntry {
   FunctionRecord record;  // $LATEST
   std::shared_ptr<const runtime::FunctionImage> image;
   bool updating = false;  // a control-plane change is being written
   std::map<int64_t, VersionEntry> versions;
   std::map<std::string, AliasRecord> aliases;
+  std::map<std::string, ProvisionedConfig> provisioned;  // by qualifier (version or alias)
 };
 
 // What a qualifier names, resolved to one configuration.
@@ -53,6 +59,11 @@ struct RegistryDeps {
   // also when the function is deleted).
   std::function<void(const std::string& name, int reserved)> onReservation;
   int accountConcurrency = 1000;
+  // Provisioned concurrency to keep for `qualifier` (a version or alias), running `image` (the
+  // version it names); count 0 = none. Called at load and on every change.
+  std::function<void(const std::string& qualifier, const std::shared_ptr<const runtime::FunctionImage>& image,
+                     int count)>
+      onProvision;
 };
 
 class FunctionRegistry {
@@ -86,6 +97,9 @@ class FunctionRegistry {
   boost::asio::awaitable<Result<void>> setReservedConcurrency(const std::string& name, int reserved);
   // The account's concurrency minus every reservation.
   int unreservedConcurrency() const;
+  // PutProvisionedConcurrencyConfig (count > 0) / DeleteProvisionedConcurrencyConfig (count 0).
+  boost::asio::awaitable<Result<ProvisionedConfig>> setProvisioned(const std::string& name,
+                                                                   const std::string& qualifier, int count);
   // The deployment package with this content address (read on the blocking pool).
   boost::asio::awaitable<Result<std::string>> readCode(std::string sha256Hex);
 

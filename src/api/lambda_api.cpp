@@ -8,6 +8,7 @@
 #include "core/crypto.h"
 #include "core/json.h"
 #include "core/strings.h"
+#include "core/time.h"
 #include "http/aws_error.h"
 
 namespace lamina::api {
@@ -124,6 +125,11 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
   if (path == "/2016-08-19/account-settings" || path == "/2016-08-19/account-settings/") {
     auto r = accountSettings();
     co_return r;
+  }
+  if (functionPath(path, "/2019-09-30/functions/", name, rest) && rest == "provisioned-concurrency") {
+    auto e = lookup(name, region, "", false);
+    if (!e) co_return std::unexpected(e.error());
+    co_return co_await provisionedConcurrency(req, **e);
   }
   if ((functionPath(path, "/2017-10-31/functions/", name, rest) ||
        functionPath(path, "/2019-09-30/functions/", name, rest)) &&
@@ -603,6 +609,74 @@ asio::awaitable<Result<http::Response>> LambdaApi::versionsAndAliases(http::Requ
     }
   }
   co_return fail(Code::kUnknownOperation, "No operation matches " + m + " " + std::string(req.path()));
+}
+
+json::object LambdaApi::provisionedJson(const FunctionEntry& e, const std::string& qualifier,
+                                        const ProvisionedConfig& pc) const {
+  scheduler::ProvisionedStatus st;
+  if (auto target = registry_.resolve(e, qualifier, false); target)
+    st = invoker_.scheduler().provisionedStatus(e.record.name, target->record->version);
+  // Several configs may share one version (an alias and the version itself): report this one's share.
+  int allocated = std::min(st.allocated, pc.requested), available = std::min(st.available, allocated);
+  return json::object{{"RequestedProvisionedConcurrentExecutions", pc.requested},
+                      {"AvailableProvisionedConcurrentExecutions", available},
+                      {"AllocatedProvisionedConcurrentExecutions", allocated},
+                      {"Status", allocated >= pc.requested ? "READY" : "IN_PROGRESS"},
+                      {"LastModified", core::lambdaTimestamp(pc.lastModifiedMs)}};
+}
+
+asio::awaitable<Result<http::Response>> LambdaApi::provisionedConcurrency(http::Request& req, const FunctionEntry& e) {
+  const std::string name = e.record.name, arn = e.record.arn();
+  std::string qualifier = queryParam(req, "Qualifier");
+  if (req.method == "GET" && queryParam(req, "List") == "ALL") {
+    json::array configs;
+    for (const auto& [q, pc] : e.provisioned) {
+      json::object o = provisionedJson(e, q, pc);
+      o["FunctionArn"] = arn + ":" + q;
+      configs.push_back(std::move(o));
+    }
+    co_return jsonResponse(200, json::object{{"ProvisionedConcurrencyConfigs", std::move(configs)}});
+  }
+  if (qualifier.empty())
+    co_return fail(Code::kValidation,
+                   "1 validation error detected: Value null at 'qualifier' failed to satisfy "
+                   "constraint: Member must not be null");
+  if (req.method == "GET") {
+    if (auto target = registry_.resolve(e, qualifier, false); !target) co_return std::unexpected(target.error());
+    auto it = e.provisioned.find(qualifier);
+    if (it == e.provisioned.end())
+      co_return fail(Code::kProvisionedConcurrencyConfigNotFound,
+                     "No Provisioned Concurrency Config found for this function");
+    co_return jsonResponse(200, provisionedJson(e, qualifier, it->second));
+  }
+  if (req.method == "DELETE") {
+    auto done = co_await registry_.setProvisioned(name, qualifier, 0);
+    if (!done) co_return std::unexpected(done.error());
+    co_return emptyResponse(204);
+  }
+  if (req.method == "PUT") {
+    auto body = core::parseJsonObject(req.body);
+    if (!body) co_return std::unexpected(body.error());
+    auto it = body->find("ProvisionedConcurrentExecutions");
+    if (it == body->end() || it->value().is_null())
+      co_return fail(Code::kValidation,
+                     "1 validation error detected: Value null at 'provisionedConcurrentExecutions' "
+                     "failed to satisfy constraint: Member must not be null");
+    if (!it->value().is_int64() || it->value().as_int64() < 1)
+      co_return fail(Code::kValidation,
+                     "1 validation error detected: Value at 'provisionedConcurrentExecutions' failed to satisfy "
+                     "constraint: Member must have value greater than or equal to 1");
+    int count = int(std::min<int64_t>(it->value().as_int64(), options_.accountConcurrency));
+    auto done = co_await registry_.setProvisioned(name, qualifier, count);
+    if (!done) co_return std::unexpected(done.error());
+    json::object out{{"RequestedProvisionedConcurrentExecutions", done->requested},
+                     {"AllocatedProvisionedConcurrentExecutions", 0},
+                     {"AvailableProvisionedConcurrentExecutions", 0},
+                     {"Status", "IN_PROGRESS"},
+                     {"LastModified", core::lambdaTimestamp(done->lastModifiedMs)}};
+    co_return jsonResponse(202, out);
+  }
+  co_return fail(Code::kUnknownOperation, "No operation matches " + req.method + " " + std::string(req.path()));
 }
 
 }  // namespace lamina::api

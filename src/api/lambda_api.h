@@ -48,6 +48,9 @@ class LambdaApi {
   boost::asio::awaitable<Result<http::Response>> versionsAndAliases(http::Request& req, const FunctionEntry& entry,
                                                                     const std::string& rest);
   Result<http::Response> listVersions(const http::Request& req, const FunctionEntry& entry);
+  boost::asio::awaitable<Result<http::Response>> provisionedConcurrency(http::Request& req, const FunctionEntry& entry);
+  boost::json::object provisionedJson(const FunctionEntry& entry, const std::string& qualifier,
+                                      const ProvisionedConfig& config) const;
   std::string codeLocation(const http::Request& req, const FunctionRecord& r) const;
 
   FunctionRegistry& registry_;

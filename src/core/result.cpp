@@ -53,6 +53,8 @@ CodeInfo info(Code code) {
       return {"ResourceNotReadyException", 502, false};
     case Code::kServiceUnavailable:
       return {"ServiceUnavailableException", 503, false};
+    case Code::kProvisionedConcurrencyConfigNotFound:
+      return {"ProvisionedConcurrencyConfigNotFoundException", 404, false};
     case Code::kNotFound:
       return {"ResourceNotFoundException", 404, true};
   }

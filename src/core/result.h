@@ -34,6 +34,7 @@ enum class Code {
   kInvalidZipFile,
   kResourceNotReady,
   kServiceUnavailable,
+  kProvisionedConcurrencyConfigNotFound,
   kNotFound,  // internal "no such thing" (file, row); mapped by callers to something AWS-shaped
 };
 

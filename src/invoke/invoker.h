@@ -50,6 +50,7 @@ class Invoker {
   boost::asio::awaitable<void> drain(std::chrono::milliseconds limit);
   int inFlight() const { return inFlight_; }
   const Metrics& metrics() const { return metrics_; }
+  const scheduler::Scheduler& scheduler() const { return scheduler_; }
 
  private:
   scheduler::Scheduler& scheduler_;

@@ -24,8 +24,8 @@ std::string label(std::string_view v) {
 
 }  // namespace
 
-void Metrics::invoked(const std::string& function, const std::string& version, double durationMs, bool error,
-                      bool cold, double initMs) {
+void Metrics::invoked(const std::string& function, const std::string& version, double durationMs, bool error, bool cold,
+                      double initMs) {
   Series& s = series_[{function, version}];
   ++s.invocations;
   if (error) ++s.errors;
@@ -48,8 +48,8 @@ std::string Metrics::render(const std::function<int(const std::string&)>& concur
   auto counter = [&](const char* name, const char* help, auto field) {
     out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
     for (const auto& [key, s] : series_)
-      out += fmt::format("{}{{function=\"{}\",version=\"{}\"}} {}\n", name, label(key.first), label(key.second),
-                         field(s));
+      out +=
+          fmt::format("{}{{function=\"{}\",version=\"{}\"}} {}\n", name, label(key.first), label(key.second), field(s));
   };
   counter("lamina_invocations_total", "Invocations that ran (successful or not).",
           [](const Series& s) { return s.invocations; });
@@ -77,8 +77,7 @@ std::string Metrics::render(const std::function<int(const std::string&)>& concur
                        s.invocations);
   }
 
-  out +=
-      "# HELP lamina_concurrent_executions Invocations running now.\n# TYPE lamina_concurrent_executions gauge\n";
+  out += "# HELP lamina_concurrent_executions Invocations running now.\n# TYPE lamina_concurrent_executions gauge\n";
   std::set<std::string> functions;
   for (const auto& [key, s] : series_) functions.insert(key.first);
   int total = 0;

@@ -368,7 +368,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
       "AWS_LAMBDA_FUNCTION_NAME=" + img.name,
       "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(img.memoryMb),
       "AWS_LAMBDA_FUNCTION_VERSION=" + img.version,
-      "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+      std::string("AWS_LAMBDA_INITIALIZATION_TYPE=") + (provisioned_ ? "provisioned-concurrency" : "on-demand"),
       "AWS_LAMBDA_LOG_GROUP_NAME=" + logGroup_,
       "AWS_LAMBDA_LOG_STREAM_NAME=" + logStream_,
       "AWS_ACCESS_KEY_ID=" + deps_.accessKeyId,

@@ -121,6 +121,9 @@ class Environment : public std::enable_shared_from_this<Environment> {
   // Writes a platform line (START/END/REPORT) to the log stream and the current invocation's tail.
   void platformLog(std::string_view line);
 
+  // Before start(): this environment is provisioned concurrency (AWS_LAMBDA_INITIALIZATION_TYPE).
+  void setProvisioned() { provisioned_ = true; }
+  bool provisioned() const { return provisioned_; }
   State state() const { return state_; }
   const EnvironmentDeps& deps() const { return deps_; }
   const FunctionImage& image() const { return *image_; }
@@ -140,6 +143,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
   std::shared_ptr<const FunctionImage> image_;
   State state_ = State::kCreating;
   double initDurationMs_ = 0;
+  bool provisioned_ = false;
   std::string logGroup_;  // "/aws/lambda/<name>", built once: every log line names it
   std::string logStream_;
   friend struct Impl;

@@ -1,8 +1,12 @@
 #include "scheduler/scheduler.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "core/ids.h"
 
 namespace lamina::scheduler {
 
@@ -98,9 +102,90 @@ void Scheduler::uncount(const std::string& functionName, bool unreserved) {
   if (unreserved) --runningUnreserved_;
 }
 
+void Scheduler::setProvisioned(const std::shared_ptr<const runtime::FunctionImage>& image, const std::string& configKey,
+                               int count) {
+  std::string key = image->name + ":" + image->version;
+  Pool& pool = pools_[key];
+  if (count > 0) {
+    pool.provisionedConfigs[configKey] = count;
+  } else {
+    pool.provisionedConfigs.erase(configKey);
+  }
+  pool.image = image;
+  pool.provisionedTarget = 0;
+  for (const auto& [k, n] : pool.provisionedConfigs) pool.provisionedTarget += n;
+  // Too many: stop idle ones now; busy ones are dropped when released.
+  while (int(pool.provisionedIdle.size()) + pool.provisionedBusy > pool.provisionedTarget &&
+         !pool.provisionedIdle.empty()) {
+    pool.provisionedIdle.back()->stop();
+    pool.provisionedIdle.pop_back();
+    --live_;
+  }
+  fillProvisioned(key);
+}
+
+void Scheduler::fillProvisioned(const std::string& key) {
+  if (stopped_) return;
+  Pool& pool = pools_[key];
+  while (pool.image &&
+         int(pool.provisionedIdle.size()) + pool.provisionedBusy + pool.provisionedStarting < pool.provisionedTarget) {
+    ++pool.provisionedStarting;
+    ++live_;
+    asio::co_spawn(deps_.io, startProvisioned(key, pool.image), asio::detached);
+  }
+}
+
+asio::awaitable<void> Scheduler::startProvisioned(std::string key,
+                                                  std::shared_ptr<const runtime::FunctionImage> image) {
+  auto env = Environment::create(deps_, image);
+  env->setProvisioned();
+  auto started = co_await env->start(core::newUuid());
+  Pool& pool = pools_[key];
+  --pool.provisionedStarting;
+  bool wanted = !stopped_ && int(pool.provisionedIdle.size()) + pool.provisionedBusy < pool.provisionedTarget &&
+                pool.image == image;
+  if (!started || !wanted) {
+    if (started) env->stop();
+    --live_;
+    if (!started && wanted) {  // Init failed: try again later rather than in a tight loop
+      asio::steady_timer pause(deps_.io, std::chrono::seconds(1));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      fillProvisioned(key);
+    }
+    co_return;
+  }
+  pool.provisionedIdle.push_back(std::move(env));
+  pool.provisionedIdle.back()->idle();
+}
+
+ProvisionedStatus Scheduler::provisionedStatus(const std::string& functionName, const std::string& version) const {
+  auto it = pools_.find(functionName + ":" + version);
+  if (it == pools_.end()) return {};
+  const Pool& p = it->second;
+  return ProvisionedStatus{p.provisionedTarget, int(p.provisionedIdle.size()) + p.provisionedBusy,
+                           int(p.provisionedIdle.size())};
+}
+
 asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquireEnvironment(
     std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId) {
-  Pool& pool = pools_[image->name + ":" + image->version];
+  std::string key = image->name + ":" + image->version;
+  // Provisioned environments first: they are initialized already.
+  {
+    Pool& pool = pools_[key];
+    while (!pool.provisionedIdle.empty()) {
+      auto env = std::move(pool.provisionedIdle.back());
+      pool.provisionedIdle.pop_back();
+      if (env->state() == Environment::State::kReady && env->image().revision == image->revision &&
+          co_await env->wake()) {
+        ++pools_[key].provisionedBusy;
+        co_return Lease{std::move(env), false, false, true};
+      }
+      --live_;  // died while idle: replace it
+      env->stop();
+      fillProvisioned(key);
+    }
+  }
+  Pool& pool = pools_[key];
   if (pool.revision != image->revision) {
     for (auto& i : pool.idle) {
       i.env->stop();
@@ -132,6 +217,23 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquireEnvironmen
 void Scheduler::release(Lease lease) {
   auto& env = lease.env;
   uncount(env->image().name, lease.unreserved);
+  if (lease.provisioned) {
+    std::string key = env->image().name + ":" + env->image().version;
+    Pool& pool = pools_[key];
+    --pool.provisionedBusy;
+    bool keep = !stopped_ && env->state() == Environment::State::kReady && pool.image &&
+                pool.image->revision == env->image().revision &&
+                int(pool.provisionedIdle.size()) + pool.provisionedBusy < pool.provisionedTarget;
+    if (keep) {
+      env->idle();
+      pool.provisionedIdle.push_back(std::move(env));
+    } else {
+      env->stop();
+      --live_;
+      fillProvisioned(key);  // a dead one is replaced
+    }
+    return;
+  }
   auto it = pools_.find(env->image().name + ":" + env->image().version);
   bool keep = !stopped_ && env->state() == Environment::State::kReady && it != pools_.end() &&
               it->second.revision == env->image().revision;
@@ -156,12 +258,25 @@ void Scheduler::retire(const std::string& functionName, const std::string& versi
     }
     pool.idle.clear();
     pool.revision = currentRevision;
+    if (currentRevision.empty()) {  // deleted: its provisioned concurrency goes with it
+      for (auto& env : pool.provisionedIdle) env->stop();
+      live_ -= int(pool.provisionedIdle.size());
+      pool.provisionedIdle.clear();
+      pool.provisionedConfigs.clear();
+      pool.provisionedTarget = 0;
+      pool.image = nullptr;
+    }
   }
 }
 
 int Scheduler::stopIdle() {
   int stopped = 0;
   for (auto& [key, pool] : pools_) {
+    pool.provisionedTarget = 0;  // shutting down: nothing is replaced any more
+    for (auto& env : pool.provisionedIdle) env->stop();
+    stopped += int(pool.provisionedIdle.size());
+    live_ -= int(pool.provisionedIdle.size());
+    pool.provisionedIdle.clear();
     for (auto& i : pool.idle) {
       i.env->stop();
       --live_;
@@ -177,6 +292,9 @@ void Scheduler::shutdownAll() {
   stopped_ = true;
   reaper_.cancel();
   for (auto& [key, pool] : pools_) {
+    for (auto& env : pool.provisionedIdle) env->shutdown();
+    live_ -= int(pool.provisionedIdle.size());
+    pool.provisionedIdle.clear();
     for (auto& i : pool.idle) i.env->shutdown();
     live_ -= int(pool.idle.size());
     pool.idle.clear();

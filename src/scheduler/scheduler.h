@@ -26,7 +26,15 @@ struct Options {
 struct Lease {
   std::shared_ptr<runtime::Environment> env;
   bool cold = false;
-  bool unreserved = false;  // counted in the unreserved pool (else in its function's reservation)
+  bool unreserved = false;   // counted in the unreserved pool (else in its function's reservation)
+  bool provisioned = false;  // one of the version's provisioned environments
+};
+
+// Provisioned concurrency of one version, as PutProvisionedConcurrencyConfig reports it.
+struct ProvisionedStatus {
+  int requested = 0;
+  int allocated = 0;  // environments that finished Init (idle or busy)
+  int available = 0;  // of those, idle now
 };
 
 struct AcquireError {
@@ -65,6 +73,14 @@ class Scheduler {
   int concurrentExecutions(const std::string& functionName) const;
   int concurrentExecutions() const { return running_; }
 
+  // Provisioned concurrency: keep `count` environments of `image` initialized (with
+  // AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency) under the config `configKey` (an alias
+  // or version; several configs may target one version and add up); 0 removes the config. They
+  // serve invocations first, are never reclaimed by keep-alive, and are replaced when they die.
+  void setProvisioned(const std::shared_ptr<const runtime::FunctionImage>& image, const std::string& configKey,
+                      int count);
+  ProvisionedStatus provisionedStatus(const std::string& functionName, const std::string& version) const;
+
   int liveEnvironments() const { return live_; }
 
  private:
@@ -75,7 +91,16 @@ class Scheduler {
   struct Pool {
     std::string revision;
     std::vector<Idle> idle;  // back = most recently used
+    // Provisioned concurrency.
+    std::shared_ptr<const runtime::FunctionImage> image;  // what provisioned environments run
+    std::unordered_map<std::string, int> provisionedConfigs;
+    int provisionedTarget = 0;
+    int provisionedStarting = 0;
+    int provisionedBusy = 0;
+    std::vector<std::shared_ptr<runtime::Environment>> provisionedIdle;
   };
+  void fillProvisioned(const std::string& key);
+  boost::asio::awaitable<void> startProvisioned(std::string key, std::shared_ptr<const runtime::FunctionImage> image);
   void startReaper();
   boost::asio::awaitable<std::expected<Lease, AcquireError>> acquireEnvironment(
       std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId);

@@ -170,13 +170,15 @@ int runDaemon(const DaemonOptions& opt) {
                                    std::move(envIsolation)};
   scheduler::Scheduler scheduler(envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency});
   invoke::Invoker invoker(scheduler, clock);
-  api::FunctionRegistry registry(
-      api::RegistryDeps{blocking, repo, *code, clock, [&](const std::string& r) { return (*runtimes)->check(r); },
-                        [&](const std::string& name, const std::string& version, const std::string& revision) {
-                          scheduler.retire(name, version, revision);
-                        },
-                        [&](const std::string& name, int reserved) { scheduler.setReservation(name, reserved); },
-                        opt.accountConcurrency});
+  api::FunctionRegistry registry(api::RegistryDeps{
+      blocking, repo, *code, clock, [&](const std::string& r) { return (*runtimes)->check(r); },
+      [&](const std::string& name, const std::string& version, const std::string& revision) {
+        scheduler.retire(name, version, revision);
+      },
+      [&](const std::string& name, int reserved) { scheduler.setReservation(name, reserved); }, opt.accountConcurrency,
+      [&](const std::string& qualifier, const std::shared_ptr<const runtime::FunctionImage>& image, int count) {
+        scheduler.setProvisioned(image, qualifier, count);
+      }});
   if (auto loaded = registry.load(); !loaded) return die(loaded.error().message());
   api::LambdaApi lambda(registry, invoker, clock, api::ApiOptions{opt.accountConcurrency, codeUrlSecret});
   http::sigv4::Credentials creds{opt.accessKeyId, opt.secretAccessKey};
