@@ -43,7 +43,9 @@ void Metrics::throttled(const std::string& function, const std::string& version)
   ++series_[{function, version}].throttles;
 }
 
-std::string Metrics::render(const std::function<int(const std::string&)>& concurrency, int accountConcurrency) const {
+std::string Metrics::render(
+    const std::function<int(const std::string&)>& concurrency, int accountConcurrency,
+    const std::function<std::pair<int, int>(const std::string&, const std::string&)>& provisioned) const {
   std::string out;
   auto counter = [&](const char* name, const char* help, auto field) {
     out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
@@ -77,6 +79,21 @@ std::string Metrics::render(const std::function<int(const std::string&)>& concur
                        s.invocations);
   }
 
+  std::string allocated, inUse;
+  for (const auto& [key, s] : series_) {
+    auto [a, u] = provisioned(key.first, key.second);
+    if (a == 0 && u == 0) continue;
+    std::string labels = fmt::format("function=\"{}\",version=\"{}\"", label(key.first), label(key.second));
+    allocated += fmt::format("lamina_provisioned_concurrency_allocated{{{}}} {}\n", labels, a);
+    inUse += fmt::format("lamina_provisioned_concurrency_in_use{{{}}} {}\n", labels, u);
+  }
+  out +=
+      "# HELP lamina_provisioned_concurrency_allocated Provisioned environments that finished Init.\n"
+      "# TYPE lamina_provisioned_concurrency_allocated gauge\n" +
+      allocated +
+      "# HELP lamina_provisioned_concurrency_in_use Provisioned environments running an invocation.\n"
+      "# TYPE lamina_provisioned_concurrency_in_use gauge\n" +
+      inUse;
   out += "# HELP lamina_concurrent_executions Invocations running now.\n# TYPE lamina_concurrent_executions gauge\n";
   std::set<std::string> functions;
   for (const auto& [key, s] : series_) functions.insert(key.first);

@@ -36,7 +36,10 @@ class Metrics {
 
   // Prometheus text exposition. `concurrency(function)` adds the concurrent executions gauge for
   // every function seen, and the account's under function="" is not emitted (use the total).
-  std::string render(const std::function<int(const std::string&)>& concurrency, int accountConcurrency) const;
+  // `provisioned(function, version)` gives {allocated, in use} provisioned environments.
+  std::string render(
+      const std::function<int(const std::string&)>& concurrency, int accountConcurrency,
+      const std::function<std::pair<int, int>(const std::string&, const std::string&)>& provisioned) const;
 
  private:
   std::map<std::pair<std::string, std::string>, Series> series_;

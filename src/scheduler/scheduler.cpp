@@ -64,6 +64,21 @@ void Scheduler::setReservation(const std::string& functionName, int reserved) {
   }
 }
 
+bool Scheduler::takeScaleUpToken(const std::string& functionName) {
+  const double capacity = std::max(1, options_.scaleUpPer10s);
+  auto now = std::chrono::steady_clock::now();
+  auto [it, fresh] = scaleUp_.try_emplace(functionName, Bucket{capacity, now});
+  Bucket& b = it->second;
+  if (!fresh) {
+    double seconds = std::chrono::duration<double>(now - b.at).count();
+    b.tokens = std::min(capacity, b.tokens + seconds * capacity / 10.0);
+    b.at = now;
+  }
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  return true;
+}
+
 int Scheduler::concurrentExecutions(const std::string& functionName) const {
   auto it = runningBy_.find(functionName);
   return it == runningBy_.end() ? 0 : it->second;
@@ -204,6 +219,9 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquireEnvironmen
   if (live_ >= options_.accountConcurrency && !evictOneIdle())
     co_return std::unexpected(
         AcquireError{AcquireError::Kind::kThrottled, "ConcurrentInvocationLimitExceeded", {}, nullptr});
+  if (!takeScaleUpToken(image->name))
+    co_return std::unexpected(
+        AcquireError{AcquireError::Kind::kThrottled, "FunctionInvocationRateLimitExceeded", {}, nullptr});
   ++live_;
   auto env = Environment::create(deps_, image);
   auto started = co_await env->start(requestId);
@@ -258,6 +276,7 @@ void Scheduler::retire(const std::string& functionName, const std::string& versi
     }
     pool.idle.clear();
     pool.revision = currentRevision;
+    if (currentRevision.empty() && version.empty()) scaleUp_.erase(functionName);
     if (currentRevision.empty()) {  // deleted: its provisioned concurrency goes with it
       for (auto& env : pool.provisionedIdle) env->stop();
       live_ -= int(pool.provisionedIdle.size());

@@ -21,6 +21,9 @@ namespace lamina::scheduler {
 struct Options {
   std::chrono::milliseconds keepAlive{std::chrono::minutes(5)};
   int accountConcurrency = 1000;
+  // How fast one function may add on-demand environments: AWS's 1,000 per 10 seconds, refilled
+  // continuously (a token bucket of that size). Above it, 429 FunctionInvocationRateLimitExceeded.
+  int scaleUpPer10s = 1000;
 };
 
 struct Lease {
@@ -116,6 +119,12 @@ class Scheduler {
   std::unordered_map<std::string, int> runningBy_;  // function name -> leased environments
   int running_ = 0;
   int runningUnreserved_ = 0;
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, Bucket> scaleUp_;  // function name -> new-environment budget
+  bool takeScaleUpToken(const std::string& functionName);
   boost::asio::steady_timer reaper_;
   bool stopped_ = false;
 };

@@ -168,7 +168,7 @@ int runDaemon(const DaemonOptions& opt) {
                                    opt.accessKeyId,
                                    opt.secretAccessKey,
                                    std::move(envIsolation)};
-  scheduler::Scheduler scheduler(envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency});
+  scheduler::Scheduler scheduler(envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency, opt.scaleUpPer10s});
   invoke::Invoker invoker(scheduler, clock);
   api::FunctionRegistry registry(api::RegistryDeps{
       blocking, repo, *code, clock, [&](const std::string& r) { return (*runtimes)->check(r); },
@@ -192,7 +192,11 @@ int runDaemon(const DaemonOptions& opt) {
       http::Response r;
       r.set("Content-Type", "text/plain; version=0.0.4");
       r.body = invoker.metrics().render([&](const std::string& fn) { return scheduler.concurrentExecutions(fn); },
-                                        opt.accountConcurrency);
+                                        opt.accountConcurrency,
+                                        [&](const std::string& fn, const std::string& version) {
+                                          auto st = scheduler.provisionedStatus(fn, version);
+                                          return std::pair<int, int>{st.allocated, st.allocated - st.available};
+                                        });
       co_return r;
     }
     if (path == "/_lamina/health") {

@@ -15,6 +15,7 @@ struct DaemonOptions {
   std::string secretAccessKey = "test";
   std::chrono::milliseconds keepAlive{std::chrono::minutes(5)};
   int accountConcurrency = 1000;
+  int scaleUpPer10s = 1000;  // new on-demand environments one function may start per 10 s
   std::chrono::milliseconds drainLimit{std::chrono::seconds(30)};
   // How long the I/O loop spins for more work before sleeping (0 = never spin).
   std::chrono::microseconds busyPoll{200};

@@ -52,6 +52,10 @@ int serverMain(int argc, char** argv) {
                  "milliseconds a stopping idle environment's runtime gets between SIGTERM and SIGKILL")
       ->capture_default_str()
       ->check(CLI::Range(0, 60000));
+  app.add_option("--scale-up-rate", opt.scaleUpPer10s,
+                 "new execution environments one function may start per 10 seconds (AWS: 1000)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   bool check = false;
   app.add_flag("--check", check, "report which isolation features this machine offers, then exit (1 if incomplete)");
   try {

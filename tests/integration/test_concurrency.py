@@ -161,3 +161,18 @@ def test_metrics_count_invocations_errors_throttles_and_cold_starts(lamina_serve
     assert metric(text, "lamina_duration_milliseconds_bucket", **latest, le="+Inf") == 4
     assert metric(text, "lamina_concurrent_executions", function="counted") == 0
     assert metric(text, "lamina_account_concurrency_limit") == 1000
+
+
+def test_scale_up_rate_limits_new_environments(tmp_path):
+    server = LaminaServer(tmp_path / "d", extra_args=["--scale-up-rate", "2"]).start()
+    try:
+        lam = server.client()
+        create_python_function(lam, "burst", SLEEPER, Timeout=10)
+        ok, throttled = parallel_invokes(lam, "burst", 4)
+        assert len(ok) == 2 and len(throttled) == 2
+        assert set(throttled) == {("TooManyRequestsException", "FunctionInvocationRateLimitExceeded", 429)}
+        # Warm environments are not new ones: they serve without touching the budget.
+        ok, throttled = parallel_invokes(lam, "burst", 2, sleep=0)
+        assert len(ok) == 2 and not throttled
+    finally:
+        server.stop()

@@ -53,6 +53,10 @@ def test_provisioned_environments_are_ready_and_serve_without_cold_starts(tmp_pa
         body, log = invoke(lam, "warm", "1")
         assert body["type"] == "provisioned-concurrency"
         assert "Init Duration" not in log  # initialized ahead of time
+        import urllib.request
+        metrics = urllib.request.urlopen(server.endpoint + "/metrics").read().decode()
+        assert 'lamina_provisioned_concurrency_allocated{function="warm",version="1"} 2' in metrics
+        assert 'lamina_provisioned_concurrency_in_use{function="warm",version="1"} 0' in metrics
 
         # Spillover: a third concurrent invocation gets an on-demand environment.
         results = []
