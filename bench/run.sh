@@ -36,3 +36,4 @@ if [ -n "$PY" ]; then
 fi
 echo "bench: lamina at $ENDPOINT ($(nproc) cores, $(sed -n 's/.*sandbox: \([a-z]*\).*/\1/p' "$WORK/server.out") sandbox)"
 "$ROOT/$BUILD/bench/bench_invoke" "${ENDPOINT#http://}" noop ${QUICK:+--seconds 2 --requests 5000} "${EXTRA[@]}" | tee "$OUT/report.md"
+"$ROOT/$BUILD/bench/bench_keepalive" | tee -a "$OUT/report.md"

@@ -14,7 +14,11 @@ namespace asio = boost::asio;
 using runtime::Environment;
 
 Scheduler::Scheduler(const runtime::EnvironmentDeps& deps, Options options)
-    : deps_(deps), options_(options), reaper_(deps.io) {
+    : deps_(deps),
+      options_(options),
+      reaper_(deps.io),
+      policy_(KeepAliveOptions{options.adaptiveKeepAlive, options.keepAlive, options.keepAliveBin,
+                               options.keepAliveBin * 240}) {
   startReaper();
 }
 
@@ -26,8 +30,10 @@ void Scheduler::startReaper() {
   reaper_.expires_after(period);
   reaper_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped_) return;
-    auto cutoff = std::chrono::steady_clock::now() - options_.keepAlive;
+    auto now = std::chrono::steady_clock::now();
     for (auto& [key, pool] : pools_) {
+      if (pool.idle.empty()) continue;
+      auto cutoff = now - policy_.keepAlive(key.substr(0, key.rfind(':')));
       std::erase_if(pool.idle, [&](Idle& i) {
         if (i.since > cutoff && i.env->state() == Environment::State::kReady) return false;
         i.env->stop();
@@ -50,6 +56,40 @@ bool Scheduler::evictOneIdle() {
   oldestPool->idle.erase(oldestPool->idle.begin());
   --live_;
   return true;
+}
+
+bool Scheduler::evictLeastValuable() {
+  auto now = std::chrono::steady_clock::now();
+  Pool* best = nullptr;
+  size_t bestIndex = 0;
+  double bestScore = -1;
+  for (auto& [key, pool] : pools_) {
+    if (pool.idle.empty()) continue;
+    double window = double(policy_.keepAlive(key.substr(0, key.rfind(':'))).count()) + 1;
+    for (size_t i = 0; i < pool.idle.size(); ++i) {
+      double score =
+          double(std::chrono::duration_cast<std::chrono::milliseconds>(now - pool.idle[i].since).count()) / window;
+      if (score > bestScore) {
+        best = &pool;
+        bestIndex = i;
+        bestScore = score;
+      }
+    }
+  }
+  if (!best) return false;
+  best->idle[bestIndex].env->stop();
+  best->idle.erase(best->idle.begin() + std::ptrdiff_t(bestIndex));
+  --live_;
+  return true;
+}
+
+int64_t Scheduler::memoryInUseMb() const {
+  int64_t mb = busyMemoryMb_ + startingMemoryMb_;
+  for (const auto& [key, pool] : pools_) {
+    for (const auto& i : pool.idle) mb += i.env->image().memoryMb;
+    for (const auto& env : pool.provisionedIdle) mb += env->image().memoryMb;
+  }
+  return mb;
 }
 
 void Scheduler::setReservation(const std::string& functionName, int reserved) {
@@ -101,12 +141,15 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquire(
   ++runningBy_[fn];
   ++running_;
   if (unreserved) ++runningUnreserved_;
+  policy_.arrived(
+      fn, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()));
   auto lease = co_await acquireEnvironment(std::move(image), requestId);
   if (!lease) {
     uncount(fn, unreserved);
     co_return lease;
   }
   lease->unreserved = unreserved;
+  busyMemoryMb_ += lease->env->image().memoryMb;
   co_return lease;
 }
 
@@ -222,9 +265,15 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquireEnvironmen
   if (!takeScaleUpToken(image->name))
     co_return std::unexpected(
         AcquireError{AcquireError::Kind::kThrottled, "FunctionInvocationRateLimitExceeded", {}, nullptr});
+  if (options_.memoryBudgetMb > 0) {  // make room by stopping idle environments
+    while (memoryInUseMb() + image->memoryMb > options_.memoryBudgetMb && evictLeastValuable()) {
+    }
+  }
   ++live_;
   auto env = Environment::create(deps_, image);
+  startingMemoryMb_ += image->memoryMb;
   auto started = co_await env->start(requestId);
+  startingMemoryMb_ -= image->memoryMb;
   if (!started) {
     --live_;
     co_return std::unexpected(AcquireError{AcquireError::Kind::kInitFailed, {}, std::move(started.error()), env});
@@ -235,6 +284,7 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquireEnvironmen
 void Scheduler::release(Lease lease) {
   auto& env = lease.env;
   uncount(env->image().name, lease.unreserved);
+  busyMemoryMb_ -= env->image().memoryMb;
   if (lease.provisioned) {
     std::string key = env->image().name + ":" + env->image().version;
     Pool& pool = pools_[key];
@@ -260,8 +310,42 @@ void Scheduler::release(Lease lease) {
     --live_;
     return;
   }
+  // Adaptive policy with a long head gap: unload now, pre-warm a fresh environment later — unless
+  // another one is idle already (a burst in progress).
+  auto windows = policy_.windows(env->image().name);
+  if (windows.prewarm.count() > 0 && it->second.idle.empty()) {
+    auto image = env->imagePtr();
+    env->stop();
+    --live_;
+    asio::co_spawn(deps_.io, prewarmLater(it->first, std::move(image), windows.prewarm), asio::detached);
+    return;
+  }
   env->idle();
   it->second.idle.push_back(Idle{std::move(env), std::chrono::steady_clock::now()});
+}
+
+asio::awaitable<void> Scheduler::prewarmLater(std::string key, std::shared_ptr<const runtime::FunctionImage> image,
+                                              std::chrono::milliseconds after) {
+  asio::steady_timer wait(deps_.io, after);
+  co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  Pool& pool = pools_[key];
+  // Nothing to do if it went away, changed, or an environment is idle already.
+  if (stopped_ || pool.revision != image->revision || !pool.idle.empty() || live_ >= options_.accountConcurrency)
+    co_return;
+  if (options_.memoryBudgetMb > 0 && memoryInUseMb() + image->memoryMb > options_.memoryBudgetMb) co_return;
+  ++live_;
+  startingMemoryMb_ += image->memoryMb;
+  auto env = Environment::create(deps_, image);
+  auto started = co_await env->start(core::newUuid());
+  startingMemoryMb_ -= image->memoryMb;
+  Pool& now = pools_[key];
+  if (!started || stopped_ || now.revision != image->revision) {
+    if (started) env->stop();
+    --live_;
+    co_return;
+  }
+  env->idle();
+  now.idle.push_back(Idle{std::move(env), std::chrono::steady_clock::now()});
 }
 
 void Scheduler::retire(const std::string& functionName, const std::string& version,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "runtime/environment.h"
+#include "scheduler/keep_alive.h"
 
 namespace lamina::scheduler {
 
@@ -24,6 +25,12 @@ struct Options {
   // How fast one function may add on-demand environments: AWS's 1,000 per 10 seconds, refilled
   // continuously (a token bucket of that size). Above it, 429 FunctionInvocationRateLimitExceeded.
   int scaleUpPer10s = 1000;
+  // Idle environments: the fixed keepAlive, or per function from its own history (keep_alive.h).
+  bool adaptiveKeepAlive = false;
+  std::chrono::milliseconds keepAliveBin{std::chrono::minutes(1)};
+  // Memory (MB of MemorySize) the environments may hold; before a cold start would exceed it, idle
+  // environments are stopped, least valuable first. 0 = no budget. Busy ones are never stopped.
+  int64_t memoryBudgetMb = 0;
 };
 
 struct Lease {
@@ -103,12 +110,19 @@ class Scheduler {
     std::vector<std::shared_ptr<runtime::Environment>> provisionedIdle;
   };
   void fillProvisioned(const std::string& key);
+  boost::asio::awaitable<void> prewarmLater(std::string key, std::shared_ptr<const runtime::FunctionImage> image,
+                                            std::chrono::milliseconds after);
   boost::asio::awaitable<void> startProvisioned(std::string key, std::shared_ptr<const runtime::FunctionImage> image);
   void startReaper();
   boost::asio::awaitable<std::expected<Lease, AcquireError>> acquireEnvironment(
       std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId);
   void uncount(const std::string& functionName, bool unreserved);
   bool evictOneIdle();
+  // The idle on-demand environment least likely to be reused soon (the one furthest through its
+  // keep-alive window), stopped. False if there is none.
+  bool evictLeastValuable();
+  // MB of MemorySize held by environments starting, busy or idle.
+  int64_t memoryInUseMb() const;
 
   const runtime::EnvironmentDeps& deps_;
   Options options_;
@@ -126,6 +140,8 @@ class Scheduler {
   std::unordered_map<std::string, Bucket> scaleUp_;  // function name -> new-environment budget
   bool takeScaleUpToken(const std::string& functionName);
   boost::asio::steady_timer reaper_;
+  KeepAlivePolicy policy_;
+  int64_t busyMemoryMb_ = 0, startingMemoryMb_ = 0;
   bool stopped_ = false;
 };
 

@@ -168,7 +168,9 @@ int runDaemon(const DaemonOptions& opt) {
                                    opt.accessKeyId,
                                    opt.secretAccessKey,
                                    std::move(envIsolation)};
-  scheduler::Scheduler scheduler(envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency, opt.scaleUpPer10s});
+  scheduler::Scheduler scheduler(
+      envDeps, scheduler::Options{opt.keepAlive, opt.accountConcurrency, opt.scaleUpPer10s, opt.adaptiveKeepAlive,
+                                  opt.keepAliveBin, opt.memoryBudgetMb});
   invoke::Invoker invoker(scheduler, clock);
   api::FunctionRegistry registry(api::RegistryDeps{
       blocking, repo, *code, clock, [&](const std::string& r) { return (*runtimes)->check(r); },

@@ -16,6 +16,9 @@ struct DaemonOptions {
   std::chrono::milliseconds keepAlive{std::chrono::minutes(5)};
   int accountConcurrency = 1000;
   int scaleUpPer10s = 1000;  // new on-demand environments one function may start per 10 s
+  bool adaptiveKeepAlive = false;
+  std::chrono::milliseconds keepAliveBin{std::chrono::minutes(1)};
+  int64_t memoryBudgetMb = 0;
   std::chrono::milliseconds drainLimit{std::chrono::seconds(30)};
   // How long the I/O loop spins for more work before sleeping (0 = never spin).
   std::chrono::microseconds busyPoll{200};

@@ -56,6 +56,21 @@ int serverMain(int argc, char** argv) {
                  "new execution environments one function may start per 10 seconds (AWS: 1000)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  std::string keepAlivePolicy = "fixed";
+  app.add_option("--keep-alive-policy", keepAlivePolicy,
+                 "fixed: --keep-alive for every function; adaptive: per function from its idle-gap histogram "
+                 "(falls back to --keep-alive until it has a pattern)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fixed", "adaptive"}));
+  double keepAliveBinSeconds = 60;
+  app.add_option("--keep-alive-bin", keepAliveBinSeconds,
+                 "seconds per bin of the adaptive policy's histogram (240 bins)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 3600.0));
+  app.add_option("--memory-budget", opt.memoryBudgetMb,
+                 "MB of MemorySize environments may hold; idle ones are stopped to stay under it (0 = none)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   bool check = false;
   app.add_flag("--check", check, "report which isolation features this machine offers, then exit (1 if incomplete)");
   try {
@@ -68,6 +83,8 @@ int serverMain(int argc, char** argv) {
   opt.busyPoll = std::chrono::microseconds(busyPollUs);
   opt.freezeAfter = std::chrono::milliseconds(freezeAfterMs);
   opt.shutdownGrace = std::chrono::milliseconds(graceMs);
+  opt.adaptiveKeepAlive = keepAlivePolicy == "adaptive";
+  opt.keepAliveBin = std::chrono::milliseconds(int64_t(keepAliveBinSeconds * 1000));
   if (check) {
     std::error_code ec;
     return checkIsolation(std::filesystem::absolute(opt.dataDir, ec));
