@@ -122,9 +122,10 @@ int main() {
   }
   Outcome equal = replay(fns, fixedFor(ms(lo)));
   auto rate = [](const Outcome& o) { return 100.0 * double(o.cold) / double(std::max<int64_t>(1, o.calls)); };
-  std::printf("\n| keep-alive policy (60 functions, 24 h synthetic trace, %lld calls) | cold starts | memory-time | "
-              "ratio of cold starts to fixed 10 min |\n|---|---|---|---|\n",
-              static_cast<long long>(fixed10.calls));
+  std::printf(
+      "\n| keep-alive policy (60 functions, 24 h synthetic trace, %lld calls) | cold starts | memory-time | "
+      "ratio of cold starts to fixed 10 min |\n|---|---|---|---|\n",
+      static_cast<long long>(fixed10.calls));
   std::printf("| fixed 10 min (baseline) | %.2f %% | %.0f GB-s | 1.00 |\n", rate(fixed10), fixed10.gbSeconds);
   std::printf("| adaptive (hybrid histogram) | %.2f %% | %.0f GB-s (%.2fx) | %.2fx |\n", rate(adaptive),
               adaptive.gbSeconds, adaptive.gbSeconds / fixed10.gbSeconds, rate(adaptive) / rate(fixed10));

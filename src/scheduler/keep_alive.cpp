@@ -39,7 +39,7 @@ void KeepAlivePolicy::recompute(History& h) const {
     }
     return int64_t(h.bins.size()) - 1;
   };
-  auto head = options_.binWidth * percentileBin(0.05);      // the 5th percentile bin's lower edge
+  auto head = options_.binWidth * percentileBin(0.05);        // the 5th percentile bin's lower edge
   auto tail = options_.binWidth * (percentileBin(0.99) + 1);  // the 99th percentile bin's upper edge
   std::chrono::milliseconds prewarm = head - head / 10 - options_.prewarmLead;
   if (prewarm.count() < 0) prewarm = std::chrono::milliseconds(0);
