@@ -360,7 +360,10 @@ void Scheduler::retire(const std::string& functionName, const std::string& versi
     }
     pool.idle.clear();
     pool.revision = currentRevision;
-    if (currentRevision.empty() && version.empty()) scaleUp_.erase(functionName);
+    if (currentRevision.empty() && version.empty()) {  // the function is gone: so is its history
+      scaleUp_.erase(functionName);
+      policy_.forget(functionName);
+    }
     if (currentRevision.empty()) {  // deleted: its provisioned concurrency goes with it
       for (auto& env : pool.provisionedIdle) env->stop();
       live_ -= int(pool.provisionedIdle.size());
