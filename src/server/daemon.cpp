@@ -104,7 +104,9 @@ int runDaemon(const DaemonOptions& opt) {
     return die("the access key and secret key must not be empty");
 
   std::error_code ec;
-  std::filesystem::path data = std::filesystem::absolute(opt.dataDir, ec);
+  // Normalized: the cgroup instance is a hash of this path, so "./d", "d" and "d/" must agree.
+  std::filesystem::path data = std::filesystem::absolute(opt.dataDir, ec).lexically_normal();
+  if (!data.has_filename()) data = data.parent_path();
   std::filesystem::create_directories(data, ec);
   if (ec) return die("cannot create the data directory " + data.string() + ": " + ec.message());
 

@@ -87,7 +87,8 @@ int serverMain(int argc, char** argv) {
   opt.keepAliveBin = std::chrono::milliseconds(int64_t(keepAliveBinSeconds * 1000));
   if (check) {
     std::error_code ec;
-    return checkIsolation(std::filesystem::absolute(opt.dataDir, ec));
+    auto data = std::filesystem::absolute(opt.dataDir, ec).lexically_normal();
+    return checkIsolation(data.has_filename() ? data : data.parent_path());
   }
   return runDaemon(opt);
 }
