@@ -198,10 +198,6 @@ asio::awaitable<Result<void>> FunctionRegistry::remove(const std::string& nameRe
 
 namespace {
 
-bool allDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 double uniform01() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
@@ -214,8 +210,7 @@ Result<Resolved> FunctionRegistry::resolve(const FunctionEntry& e, const std::st
   auto notFound = [&] {
     return fail(Code::kResourceNotFound, "Function not found: " + e.record.arn() + ":" + qualifier);
   };
-  if (allDigits(qualifier)) {
-    if (qualifier.size() > 18) return notFound();
+  if (isVersionNumber(qualifier)) {
     auto v = e.versions.find(std::stoll(qualifier));
     if (v == e.versions.end()) return notFound();
     return Resolved{&v->second.record, v->second.image};
@@ -330,7 +325,7 @@ asio::awaitable<Result<AliasRecord>> FunctionRegistry::putAlias(const std::strin
                      "API to retrieve the latest Revision Id");
   }
   auto exists = [&](const std::string& v) {
-    return v == "$LATEST" || (allDigits(v) && v.size() <= 18 && e->versions.count(std::stoll(v)));
+    return v == "$LATEST" || (isVersionNumber(v) && e->versions.count(std::stoll(v)));
   };
   if (!exists(alias.functionVersion))
     co_return fail(Code::kResourceNotFound, "Function not found: " + e->record.arn() + ":" + alias.functionVersion);

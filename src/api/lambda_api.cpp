@@ -39,6 +39,48 @@ std::string queryParam(const http::Request& req, std::string_view name) {
   return {};
 }
 
+// Paging of a list call: MaxItems 1..10000 (at most 50 per page, as AWS pages) and the key after
+// which the page starts (NextMarker is the base64 of the last key shown).
+struct Page {
+  int64_t size = 50;
+  std::string after;
+};
+Result<Page> pageOf(const http::Request& req) {
+  Page page;
+  if (std::string text = queryParam(req, "MaxItems"); !text.empty()) {
+    int64_t n = 0;
+    for (char c : text) n = (c >= '0' && c <= '9' && n <= 100000) ? n * 10 + (c - '0') : -1;
+    if (n < 1 || n > 10000)
+      return fail(Code::kValidation, "1 validation error detected: Value '" + text +
+                                         "' at 'maxItems' failed to satisfy constraint: Member must have value "
+                                         "between 1 and 10000");
+    page.size = std::min<int64_t>(n, 50);
+  }
+  if (std::string marker = queryParam(req, "Marker"); !marker.empty()) {
+    auto decoded = core::base64Decode(marker);
+    if (!decoded) return fail(Code::kInvalidParameterValue, "Invalid Marker: pass the NextMarker of a previous page");
+    page.after = std::move(*decoded);
+  }
+  return page;
+}
+
+// A required integer member of a request body, at least `min`, with AWS's validation messages
+// ("Value null at 'reservedConcurrentExecutions' ..."); `field` is the member in camelCase.
+Result<int64_t> requiredInt(const json::object& body, std::string_view key, std::string_view field, int64_t min) {
+  auto v = core::getInt(body, key);
+  if (!v) return std::unexpected(v.error());
+  if (!*v)
+    return fail(Code::kValidation, "1 validation error detected: Value null at '" + std::string(field) +
+                                       "' failed to satisfy constraint: Member must not be null");
+  if (**v < min)
+    return fail(Code::kValidation, "1 validation error detected: Value '" + std::to_string(**v) + "' at '" +
+                                       std::string(field) +
+                                       "' failed to satisfy constraint: Member must have value greater than or "
+                                       "equal to " +
+                                       std::to_string(min));
+  return **v;
+}
+
 // Splits "/2015-03-31/functions/NAME/rest" → {"NAME", "rest"} with NAME percent-decoded.
 bool functionPath(std::string_view path, std::string_view prefix, std::string& name, std::string& rest) {
   if (!core::startsWith(path, prefix)) return false;
@@ -150,18 +192,9 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
     if (m == "PUT") {
       auto body = core::parseJsonObject(req.body);
       if (!body) co_return std::unexpected(body.error());
-      auto it = body->find("ReservedConcurrentExecutions");
-      if (it == body->end() || it->value().is_null())
-        co_return fail(Code::kValidation,
-                       "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy "
-                       "constraint: Member must not be null");
-      if (!it->value().is_int64())
-        co_return fail(Code::kInvalidParameterValue, "ReservedConcurrentExecutions must be an integer");
-      int64_t n = it->value().as_int64();
-      if (n < 0)
-        co_return fail(Code::kValidation, "1 validation error detected: Value '" + std::to_string(n) +
-                                              "' at 'reservedConcurrentExecutions' failed to satisfy constraint: "
-                                              "Member must have value greater than or equal to 0");
+      auto count = requiredInt(*body, "ReservedConcurrentExecutions", "reservedConcurrentExecutions", 0);
+      if (!count) co_return std::unexpected(count.error());
+      int64_t n = *count;
       auto done = co_await registry_.setReservedConcurrency(fn, int(std::min<int64_t>(n, INT32_MAX)));
       if (!done) co_return std::unexpected(done.error());
       co_return jsonResponse(200, json::object{{"ReservedConcurrentExecutions", n}});
@@ -185,7 +218,7 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
         co_return fail(Code::kInvalidParameterValue,
                        "$LATEST version cannot be deleted without deleting the function.");
       if (!qualifier.empty()) {
-        bool number = qualifier.size() <= 18 && std::all_of(qualifier.begin(), qualifier.end(), ::isdigit);
+        bool number = isVersionNumber(qualifier);
         if (!number && (*e)->aliases.count(qualifier))
           co_return fail(Code::kInvalidParameterValue,
                          "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias.");
@@ -350,30 +383,10 @@ Result<http::Response> LambdaApi::getFunction(const http::Request& req, const st
 }
 
 Result<http::Response> LambdaApi::listFunctions(const http::Request& req) {
-  std::string marker = queryParam(req, "Marker");
-  std::string maxItemsText = queryParam(req, "MaxItems");
-  int64_t maxItems = 50;
-  if (!maxItemsText.empty()) {
-    maxItems = 0;
-    for (char c : maxItemsText) {
-      if (c < '0' || c > '9' || maxItems > 100000) {
-        maxItems = -1;
-        break;
-      }
-      maxItems = maxItems * 10 + (c - '0');
-    }
-    if (maxItems < 1 || maxItems > 10000)
-      return fail(Code::kValidation, "1 validation error detected: Value '" + maxItemsText +
-                                         "' at 'maxItems' failed to satisfy constraint: Member must have value "
-                                         "between 1 and 10000");
-    maxItems = std::min<int64_t>(maxItems, 50);
-  }
-  std::string after;
-  if (!marker.empty()) {
-    auto decoded = core::base64Decode(marker);
-    if (!decoded) return fail(Code::kInvalidParameterValue, "Invalid Marker: pass the NextMarker of a previous page");
-    after = *decoded;
-  }
+  auto page = pageOf(req);
+  if (!page) return std::unexpected(page.error());
+  const int64_t maxItems = page->size;
+  const std::string& after = page->after;
   json::array functions;
   std::string last;
   bool more = false;
@@ -464,40 +477,11 @@ asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, co
   co_return r;
 }
 
-namespace {
-
-// MaxItems of a list call: 1..10000, at most 50 per page (as AWS pages).
-Result<int64_t> pageSize(const http::Request& req) {
-  std::string text = queryParam(req, "MaxItems");
-  if (text.empty()) return 50;
-  int64_t n = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9' || n > 100000)
-      return fail(Code::kValidation, "1 validation error detected: Value '" + text +
-                                         "' at 'maxItems' failed to satisfy "
-                                         "constraint: Member must have value "
-                                         "between 1 and 10000");
-    n = n * 10 + (c - '0');
-  }
-  if (n < 1 || n > 10000)
-    return fail(Code::kValidation, "1 validation error detected: Value '" + text +
-                                       "' at 'maxItems' failed to satisfy constraint: Member must have value between "
-                                       "1 and 10000");
-  return std::min<int64_t>(n, 50);
-}
-
-}  // namespace
-
 Result<http::Response> LambdaApi::listVersions(const http::Request& req, const FunctionEntry& e) {
-  auto maxItems = pageSize(req);
-  if (!maxItems) return std::unexpected(maxItems.error());
-  std::string marker = queryParam(req, "Marker");
-  std::string after;
-  if (!marker.empty()) {
-    auto decoded = core::base64Decode(marker);
-    if (!decoded) return fail(Code::kInvalidParameterValue, "Invalid Marker: pass the NextMarker of a previous page");
-    after = *decoded;
-  }
+  auto page = pageOf(req);
+  if (!page) return std::unexpected(page.error());
+  const int64_t maxItems = page->size;
+  const std::string& after = page->after;
   std::vector<const FunctionRecord*> all{&e.record};
   for (const auto& [n, v] : e.versions) all.push_back(&v.record);
   json::array versions;
@@ -508,7 +492,7 @@ Result<http::Response> LambdaApi::listVersions(const http::Request& req, const F
       started = r->version == after;
       continue;
     }
-    if (int64_t(versions.size()) == *maxItems) {
+    if (int64_t(versions.size()) == maxItems) {
       more = true;
       break;
     }
@@ -544,23 +528,17 @@ asio::awaitable<Result<http::Response>> LambdaApi::versionsAndAliases(http::Requ
   }
   if (rest == "aliases") {
     if (m == "GET") {
-      auto maxItems = pageSize(req);
-      if (!maxItems) co_return std::unexpected(maxItems.error());
+      auto page = pageOf(req);
+      if (!page) co_return std::unexpected(page.error());
+      const int64_t maxItems = page->size;
+      const std::string& after = page->after;
       std::string filter = queryParam(req, "FunctionVersion");
-      std::string marker = queryParam(req, "Marker");
-      std::string after;
-      if (!marker.empty()) {
-        auto decoded = core::base64Decode(marker);
-        if (!decoded)
-          co_return fail(Code::kInvalidParameterValue, "Invalid Marker: pass the NextMarker of a previous page");
-        after = *decoded;
-      }
       json::array aliases;
       bool more = false;
       std::string last;
       for (auto it = after.empty() ? e.aliases.begin() : e.aliases.upper_bound(after); it != e.aliases.end(); ++it) {
         if (!filter.empty() && it->second.functionVersion != filter) continue;
-        if (int64_t(aliases.size()) == *maxItems) {
+        if (int64_t(aliases.size()) == maxItems) {
           more = true;
           break;
         }
@@ -657,16 +635,9 @@ asio::awaitable<Result<http::Response>> LambdaApi::provisionedConcurrency(http::
   if (req.method == "PUT") {
     auto body = core::parseJsonObject(req.body);
     if (!body) co_return std::unexpected(body.error());
-    auto it = body->find("ProvisionedConcurrentExecutions");
-    if (it == body->end() || it->value().is_null())
-      co_return fail(Code::kValidation,
-                     "1 validation error detected: Value null at 'provisionedConcurrentExecutions' "
-                     "failed to satisfy constraint: Member must not be null");
-    if (!it->value().is_int64() || it->value().as_int64() < 1)
-      co_return fail(Code::kValidation,
-                     "1 validation error detected: Value at 'provisionedConcurrentExecutions' failed to satisfy "
-                     "constraint: Member must have value greater than or equal to 1");
-    int count = int(std::min<int64_t>(it->value().as_int64(), options_.accountConcurrency));
+    auto requested = requiredInt(*body, "ProvisionedConcurrentExecutions", "provisionedConcurrentExecutions", 1);
+    if (!requested) co_return std::unexpected(requested.error());
+    int count = int(std::min<int64_t>(*requested, options_.accountConcurrency));
     auto done = co_await registry_.setProvisioned(name, qualifier, count);
     if (!done) co_return std::unexpected(done.error());
     json::object out{{"RequestedProvisionedConcurrentExecutions", done->requested},

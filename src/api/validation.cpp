@@ -295,8 +295,10 @@ bool isAliasName(std::string_view s) {
   return !digitsOnly;
 }
 
-bool isVersion(std::string_view s) {
-  return s == "$LATEST" || (!s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), ::isdigit));
+bool isVersion(std::string_view s) { return s == "$LATEST" || isVersionNumber(s); }
+
+bool isVersionNumber(std::string_view s) {
+  return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // The fields of CreateAlias / UpdateAlias. `creating` requires Name and FunctionVersion.

@@ -27,8 +27,10 @@ Result<FunctionRef> parseFunctionRef(std::string_view text, size_t maxLength = 1
 // like AWS ("2 validation errors detected: ...; ...").
 Result<void> applyConfiguration(const boost::json::object& body, FunctionRecord& record, bool creating);
 
-// Alias names: 1-128 of [a-zA-Z0-9-_], not all digits. Versions: "$LATEST" or a number.
+// Alias names: 1-128 of [a-zA-Z0-9-_], not all digits. Versions: "$LATEST" or a version number
+// (1-18 digits: what fits the int64 lamina numbers versions with).
 bool isAliasName(std::string_view s);
+bool isVersionNumber(std::string_view s);
 bool isVersion(std::string_view s);
 // Applies CreateAlias / UpdateAlias fields (Name, FunctionVersion, Description, RoutingConfig) with
 // AWS's validation; `creating` requires Name and FunctionVersion.

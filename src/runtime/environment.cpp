@@ -389,8 +389,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   };
   if (iso.namespaces) {
     // Init runs at full speed (Lambda's init boost); the MemorySize share applies once it ends.
-    sandbox::CgroupLimits boot = impl.limits;
-    boot.cpuQuotaUs = sandbox::limitsForMemory(sandbox::kMbPerVcpu * iso.hostCpus, iso.hostCpus).cpuQuotaUs;
+    sandbox::CgroupLimits boot = sandbox::limitsForInit(img.memoryMb, iso.hostCpus);
     std::optional<Spare> spare = iso.spares ? iso.spares->take() : std::nullopt;
     Result<IsolatedSpawnJob::Started> started = fail(Code::kInternal, "not started");
     if (spare) {

@@ -38,8 +38,7 @@ struct PrewarmJob {
   Result<Spare> operator()() const {
     Spare spare;
     // Generic limits: the most a function may have; taking the spare lowers them.
-    sandbox::CgroupLimits limits = sandbox::limitsForMemory(10240, options.hostCpus);
-    limits.cpuQuotaUs = sandbox::limitsForMemory(sandbox::kMbPerVcpu * options.hostCpus, options.hostCpus).cpuQuotaUs;
+    sandbox::CgroupLimits limits = sandbox::limitsForInit(10240, options.hostCpus);
     std::string name = "env-" + core::randomHex(12);
     sandbox::CgroupManager* cgroups = options.cgroups;
     bool early = cgroups && cgroups->version() == "v2";  // v2 clones straight into the group

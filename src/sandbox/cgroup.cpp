@@ -31,6 +31,12 @@ CgroupLimits limitsForMemory(int memoryMb, int hostCpus) {
   return limits;
 }
 
+CgroupLimits limitsForInit(int memoryMb, int hostCpus) {
+  CgroupLimits limits = limitsForMemory(memoryMb, hostCpus);
+  limits.cpuQuotaUs = limitsForMemory(kMbPerVcpu * std::max(hostCpus, 1), hostCpus).cpuQuotaUs;
+  return limits;
+}
+
 Result<std::unique_ptr<CgroupManager>> CgroupManager::open(const std::filesystem::path& root,
                                                            std::string_view instanceName, CgroupOptions options) {
   using namespace cgroup_detail;

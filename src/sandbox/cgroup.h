@@ -43,6 +43,9 @@ constexpr int kMbPerVcpu = 1769;
 // quota = period * memoryMb / 1769 (rounded down), capped at the host's cores and at 6 vCPUs, and
 // at least the kernel's 1 ms minimum. Pure.
 CgroupLimits limitsForMemory(int memoryMb, int hostCpus);
+// The limits during Init: MemorySize's memory, but the CPU of every host core (up to 6), as
+// Lambda's init boost. The MemorySize share (limitsForMemory) applies once Init ends.
+CgroupLimits limitsForInit(int memoryMb, int hostCpus);
 
 class Cgroup {
  public:

@@ -588,26 +588,31 @@ void killAndReap(int pidfd, pid_t pid) {
   }
 }
 
-// User namespace mode: a pipe the child waits on until its id maps are written; else nullopt.
-Result<std::optional<std::pair<UniqueFd, UniqueFd>>> makeMapPipe(bool userNamespace) {
-  if (!userNamespace) return std::optional<std::pair<UniqueFd, UniqueFd>>();
-  auto made = makePipe();
-  if (!made) return std::unexpected(made.error());
-  return std::optional<std::pair<UniqueFd, UniqueFd>>(std::move(*made));
+// Writes the child's id maps, then lets it go on. On failure the caller kills the child.
+Result<void> releaseWithIdMaps(pid_t pid, std::pair<UniqueFd, UniqueFd>& mapPipe, uid_t uid, gid_t gid) {
+  mapPipe.first.reset();
+  auto mapped = writeIdMaps(pid, uid, gid);
+  char go = 1;
+  if (mapped && ::write(mapPipe.second.get(), &go, 1) != 1) mapped = failErrno("sandbox: releasing the child", errno);
+  mapPipe.second.reset();
+  return mapped;
 }
 
 // clone3 into new pid, mount, uts and ipc namespaces (and net, user on request), optionally
-// straight into a v2 cgroup; the child runs init. Returns the pid and a pidfd.
+// straight into a v2 cgroup; the child runs init. In the parent: closes the child's ends of
+// `pipes` and, in user namespace mode, writes the id maps and lets the child go on (killing it if
+// that fails). Returns the pid and a pidfd.
 struct Cloned {
   pid_t pid;
   UniqueFd pidfd;
 };
-Result<Cloned> cloneInit(ChildContext& c, bool newNet, bool newUser, int cgroupFd) {
+Result<Cloned> cloneInit(ChildContext& c, ChildPipes& pipes, std::optional<std::pair<UniqueFd, UniqueFd>>& mapPipe,
+                         const NamespaceOptions& options, bool newNet, int cgroupFd) {
   int pidfd = -1;
   clone_args args{};
   args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
   if (newNet) args.flags |= CLONE_NEWNET;
-  if (newUser) args.flags |= CLONE_NEWUSER;
+  if (mapPipe) args.flags |= CLONE_NEWUSER;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   if (cgroupFd >= 0) {
@@ -617,17 +622,25 @@ Result<Cloned> cloneInit(ChildContext& c, bool newNet, bool newUser, int cgroupF
   long pid = ::syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0) return failErrno("sandbox: clone3", errno);
   if (pid == 0) runInit(c);
-  return Cloned{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+  Cloned cloned{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+  pipes.err.second.reset();
+  pipes.status.second.reset();
+  pipes.out.second.reset();
+  if (mapPipe) {
+    if (auto mapped = releaseWithIdMaps(cloned.pid, *mapPipe, options.uid, options.gid); !mapped) {
+      killAndReap(cloned.pidfd.get(), cloned.pid);
+      return std::unexpected(mapped.error());
+    }
+  }
+  return cloned;
 }
 
-// Writes the child's id maps, then lets it go on. On failure the caller kills the child.
-Result<void> releaseWithIdMaps(pid_t pid, std::pair<UniqueFd, UniqueFd>& mapPipe, uid_t uid, gid_t gid) {
-  mapPipe.first.reset();
-  auto mapped = writeIdMaps(pid, uid, gid);
-  char go = 1;
-  if (mapped && ::write(mapPipe.second.get(), &go, 1) != 1) mapped = failErrno("sandbox: releasing the child", errno);
-  mapPipe.second.reset();
-  return mapped;
+// User namespace mode: a pipe the child waits on until its id maps are written; else nullopt.
+Result<std::optional<std::pair<UniqueFd, UniqueFd>>> makeMapPipe(bool userNamespace) {
+  if (!userNamespace) return std::optional<std::pair<UniqueFd, UniqueFd>>();
+  auto made = makePipe();
+  if (!made) return std::unexpected(made.error());
+  return std::optional<std::pair<UniqueFd, UniqueFd>>(std::move(*made));
 }
 
 // Waits for the child's verdict: EOF once the process has exec'd, or a ChildError.
@@ -802,22 +815,13 @@ class NamespaceSandbox final : public Sandbox {
     }
     std::sort(c.keep.begin(), c.keep.end());
 
-    auto cloned = cloneInit(c, /*newNet=*/true, mapPipe->has_value(), cgroupFd);
+    auto cloned = cloneInit(c, *pipes, *mapPipe, options_, /*newNet=*/true, cgroupFd);
     if (!cloned) return std::unexpected(cloned.error());
     pid_t pid = cloned->pid;
     int pidfd = cloned->pidfd.get();
     UniqueFd pidfdOwner = std::move(cloned->pidfd);
-    errPipe.second.reset();
-    statusPipe.second.reset();
-    outPipe.second.reset();
     ctlChild->reset();
-    auto kill = [&] { killAndReap(pidfd, static_cast<pid_t>(pid)); };
-    if (*mapPipe) {
-      if (auto mapped = releaseWithIdMaps(static_cast<pid_t>(pid), **mapPipe, options_.uid, options_.gid); !mapped) {
-        kill();
-        return std::unexpected(mapped.error());
-      }
-    }
+    auto kill = [&] { killAndReap(pidfd, pid); };
     // The generic setup's verdict: a ready record, or a ChildError.
     ChildError e{-1, 0};
     size_t got = 0;
@@ -849,8 +853,8 @@ class NamespaceSandbox final : public Sandbox {
       listeners = std::move(*got);
     }
     return std::unique_ptr<Shell>(new NamespaceShell(
-        static_cast<pid_t>(pid), std::move(pidfdOwner), std::move(errPipe.first), std::move(statusPipe.first),
-        std::move(outPipe.first), std::move(ctlParent), std::move(c.plan), generic.tmpSizeMb, std::move(listeners)));
+        pid, std::move(pidfdOwner), std::move(errPipe.first), std::move(statusPipe.first), std::move(outPipe.first),
+        std::move(ctlParent), std::move(c.plan), generic.tmpSizeMb, std::move(listeners)));
   }
 
   Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) override {
@@ -919,28 +923,19 @@ class NamespaceSandbox final : public Sandbox {
     }
     std::sort(c.keep.begin(), c.keep.end());
 
-    auto cloned = cloneInit(c, /*newNet=*/netnsFd < 0, mapPipe->has_value(), cgroupFd);
+    auto cloned = cloneInit(c, *pipes, *mapPipe, options_, /*newNet=*/netnsFd < 0, cgroupFd);
     if (!cloned) return std::unexpected(cloned.error());
     pid_t pid = cloned->pid;
     int pidfd = cloned->pidfd.get();
     UniqueFd pidfdOwner = std::move(cloned->pidfd);
-    errPipe.second.reset();
-    statusPipe.second.reset();
-    outPipe.second.reset();
     netns.reset();
     lisChild.reset();
-    auto killChild = [&] { killAndReap(pidfd, static_cast<pid_t>(pid)); };
-    if (*mapPipe) {
-      if (auto mapped = releaseWithIdMaps(static_cast<pid_t>(pid), **mapPipe, options_.uid, options_.gid); !mapped) {
-        killChild();
-        return std::unexpected(mapped.error());
-      }
-    }
+    auto killChild = [&] { killAndReap(pidfd, pid); };
     if (goPipe) {
       goPipe->first.reset();
       Result<void> joined;
-      if (spec.cgroup && cgroupFd < 0) joined = spec.cgroup->addProcess(static_cast<pid_t>(pid));
-      if (joined && spec.beforeStart) joined = spec.beforeStart(static_cast<pid_t>(pid));
+      if (spec.cgroup && cgroupFd < 0) joined = spec.cgroup->addProcess(pid);
+      if (joined && spec.beforeStart) joined = spec.beforeStart(pid);
       if (joined) {
         char go = 1;
         if (::write(goPipe->second.get(), &go, 1) != 1) joined = failErrno("sandbox: releasing the child", errno);
@@ -949,9 +944,7 @@ class NamespaceSandbox final : public Sandbox {
       if (!joined) {
         // The child's own failure, if it came first, explains more (it reads EOF and exits).
         auto setup = awaitSetup(errPipe.first.get(), c.plan);
-        ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-        while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
-        }
+        killChild();
         if (!setup && setup.error().message().find(namedStep(kStepCgroup)) == std::string::npos)
           return std::unexpected(setup.error());
         return fail(Code::kInternal, "sandbox: before the start: " + joined.error().message());
@@ -973,9 +966,8 @@ class NamespaceSandbox final : public Sandbox {
     }
     ::fcntl(outPipe.first.get(), F_SETFL, O_NONBLOCK);
     ::fcntl(statusPipe.first.get(), F_SETFL, O_NONBLOCK);
-    return std::unique_ptr<Process>(new NamespaceProcess(static_cast<pid_t>(pid), std::move(pidfdOwner),
-                                                         std::move(outPipe.first), std::move(statusPipe.first),
-                                                         std::move(listeners)));
+    return std::unique_ptr<Process>(new NamespaceProcess(pid, std::move(pidfdOwner), std::move(outPipe.first),
+                                                         std::move(statusPipe.first), std::move(listeners)));
   }
 
  private:

@@ -79,54 +79,38 @@ Result<NetNamespace> createNetNamespace() {
 }
 
 Result<UniqueFd> listenInNamespace(int netnsFd, const std::string& ip, uint16_t port) {
-  auto socks = listenInNamespace(netnsFd, ip, std::vector<uint16_t>{port});
-  if (!socks) return std::unexpected(socks.error());
-  return std::move(socks->front());
-}
-
-Result<std::vector<UniqueFd>> listenInNamespace(int netnsFd, const std::string& ip,
-                                                const std::vector<uint16_t>& ports) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
   if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
     return fail(Code::kInternal, "listenInNamespace: not an IPv4 address: " + ip);
   }
-  Result<std::vector<UniqueFd>> out = fail(Code::kInternal, "network namespace helper did not run");
+  std::string where = ip + ":" + std::to_string(port);
+  Result<UniqueFd> out = fail(Code::kInternal, "network namespace helper did not run");
   auto job = [&] {
     if (::setns(netnsFd, CLONE_NEWNET) != 0) {
       out = failErrno("setns(CLONE_NEWNET)", errno);
       return;
     }
-    // A namespace made by clone(CLONE_NEWNET) may not have lo up yet; binding needs it.
-    if (int err = bringUpLoopback(); err != 0) {
-      out = failErrno("bringing up lo", err);
+    UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!sock.valid()) {
+      out = failErrno("socket", errno);
       return;
     }
-    std::vector<UniqueFd> socks;
-    for (uint16_t port : ports) {
-      std::string where = ip + ":" + std::to_string(port);
-      addr.sin_port = htons(port);
-      UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-      if (!sock.valid()) {
-        out = failErrno("socket", errno);
-        return;
-      }
-      int one = 1;
-      if (::setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
-        out = failErrno("SO_REUSEADDR", errno);
-        return;
-      }
-      if (::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-        out = failErrno("binding " + where + " in the environment's network namespace", errno);
-        return;
-      }
-      if (::listen(sock.get(), SOMAXCONN) != 0) {
-        out = failErrno("listening on " + where, errno);
-        return;
-      }
-      socks.push_back(std::move(sock));
+    int one = 1;
+    if (::setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+      out = failErrno("SO_REUSEADDR", errno);
+      return;
     }
-    out = std::move(socks);
+    if (::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      out = failErrno("binding " + where + " in the environment's network namespace", errno);
+      return;
+    }
+    if (::listen(sock.get(), SOMAXCONN) != 0) {
+      out = failErrno("listening on " + where, errno);
+      return;
+    }
+    out = std::move(sock);
   };
   if (auto started = runOnHelperThread(job); !started) return std::unexpected(started.error());
   return out;

@@ -13,7 +13,6 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "core/result.h"
 #include "core/unique_fd.h"
@@ -31,9 +30,6 @@ Result<NetNamespace> createNetNamespace();
 // A listening TCP socket (close-on-exec, non-blocking, SO_REUSEADDR) bound to ip:port inside the
 // namespace `netnsFd`. The caller keeps `netnsFd` open for the call only.
 Result<core::UniqueFd> listenInNamespace(int netnsFd, const std::string& ip, uint16_t port);
-// Several at once (one namespace switch), in the order of `ports`; brings `lo` up first.
-Result<std::vector<core::UniqueFd>> listenInNamespace(int netnsFd, const std::string& ip,
-                                                      const std::vector<uint16_t>& ports);
 
 // Sets IFF_UP on `lo` in the calling thread's current network namespace. Returns 0 or an errno.
 // Async-signal-safe (plain system calls, no allocation): the sandbox's clone child uses it.

@@ -45,19 +45,6 @@ void Scheduler::startReaper() {
   });
 }
 
-bool Scheduler::evictOneIdle() {
-  Pool* oldestPool = nullptr;
-  for (auto& [key, pool] : pools_) {
-    if (pool.idle.empty()) continue;
-    if (!oldestPool || pool.idle.front().since < oldestPool->idle.front().since) oldestPool = &pool;
-  }
-  if (!oldestPool) return false;
-  oldestPool->idle.front().env->stop();
-  oldestPool->idle.erase(oldestPool->idle.begin());
-  --live_;
-  return true;
-}
-
 bool Scheduler::evictLeastValuable() {
   auto now = std::chrono::steady_clock::now();
   Pool* best = nullptr;
@@ -227,23 +214,20 @@ ProvisionedStatus Scheduler::provisionedStatus(const std::string& functionName, 
 asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquireEnvironment(
     std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId) {
   std::string key = image->name + ":" + image->version;
+  Pool& pool = pools_[key];  // stays valid across suspensions: unordered_map nodes do not move
   // Provisioned environments first: they are initialized already.
-  {
-    Pool& pool = pools_[key];
-    while (!pool.provisionedIdle.empty()) {
-      auto env = std::move(pool.provisionedIdle.back());
-      pool.provisionedIdle.pop_back();
-      if (env->state() == Environment::State::kReady && env->image().revision == image->revision &&
-          co_await env->wake()) {
-        ++pools_[key].provisionedBusy;
-        co_return Lease{std::move(env), false, false, true};
-      }
-      --live_;  // died while idle: replace it
-      env->stop();
-      fillProvisioned(key);
+  while (!pool.provisionedIdle.empty()) {
+    auto env = std::move(pool.provisionedIdle.back());
+    pool.provisionedIdle.pop_back();
+    if (env->state() == Environment::State::kReady && env->image().revision == image->revision &&
+        co_await env->wake()) {
+      ++pool.provisionedBusy;
+      co_return Lease{std::move(env), false, false, true};
     }
+    --live_;  // died while idle: replace it
+    env->stop();
+    fillProvisioned(key);
   }
-  Pool& pool = pools_[key];
   if (pool.revision != image->revision) {
     for (auto& i : pool.idle) {
       i.env->stop();
@@ -259,7 +243,7 @@ asio::awaitable<std::expected<Lease, AcquireError>> Scheduler::acquireEnvironmen
       co_return Lease{std::move(i.env), false};
     --live_;  // died while idle, or could not be thawed
   }
-  if (live_ >= options_.accountConcurrency && !evictOneIdle())
+  if (live_ >= options_.accountConcurrency && !evictLeastValuable())
     co_return std::unexpected(
         AcquireError{AcquireError::Kind::kThrottled, "ConcurrentInvocationLimitExceeded", {}, nullptr});
   if (!takeScaleUpToken(image->name))

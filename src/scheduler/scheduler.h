@@ -117,9 +117,8 @@ class Scheduler {
   boost::asio::awaitable<std::expected<Lease, AcquireError>> acquireEnvironment(
       std::shared_ptr<const runtime::FunctionImage> image, const std::string& requestId);
   void uncount(const std::string& functionName, bool unreserved);
-  bool evictOneIdle();
-  // The idle on-demand environment least likely to be reused soon (the one furthest through its
-  // keep-alive window), stopped. False if there is none.
+  // Stops the idle on-demand environment least likely to be reused soon (the one furthest through
+  // its keep-alive window; with the fixed policy, the oldest). False if there is none.
   bool evictLeastValuable();
   // MB of MemorySize held by environments starting, busy or idle.
   int64_t memoryInUseMb() const;

@@ -214,6 +214,13 @@ TEST(CgroupLimits, LambdaSizing) {
   EXPECT_EQ(limitsForMemory(3538, 0).cpuQuotaUs, 100000);    // an unknown core count counts as one
 }
 
+TEST(CgroupLimits, InitRunsAtFullSpeedWithTheFunctionsMemory) {
+  auto init = limitsForInit(128, 2);
+  EXPECT_EQ(init.memoryBytes, 128LL << 20);
+  EXPECT_EQ(init.cpuQuotaUs, 200000);                    // both cores, not 128/1769 of one
+  EXPECT_EQ(limitsForInit(128, 16).cpuQuotaUs, 600000);  // AWS's 6 vCPU ceiling
+}
+
 TEST(CgroupDetect, NoTreeIsAnError) {
   TempDir tmp;
   EXPECT_FALSE(CgroupManager::open(tmp.path(), "i", {}).has_value());
