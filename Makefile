@@ -17,7 +17,7 @@ deps:
 # Release build: build/lamina.
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAMINA_TESTS=OFF >/dev/null
-	@cmake --build $(BUILD) --target lamina bench_invoke bench_noop_bootstrap bench_keepalive
+	@cmake --build $(BUILD) --target lamina bench_invoke bench_noop_bootstrap bench_keepalive bench_async
 
 run: build
 	$(BUILD)/lamina server --listen $(LISTEN) --data-dir $(DATA_DIR)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: starts a fresh lamina on a free loopback port, deploys the no-op C++ runtime, and runs
-# bench_invoke (baseline loopback round trip, warm invoke latency, throughput). Prints a Markdown
-# table and keeps it in bench/out/report.md.
+# bench_invoke (baseline loopback round trip, warm invoke latency, throughput), bench_async (durable
+# enqueue and drain of Event invokes) and bench_keepalive. Prints Markdown tables and keeps them in
+# bench/out/report.md.
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,4 +37,5 @@ if [ -n "$PY" ]; then
 fi
 echo "bench: lamina at $ENDPOINT ($(nproc) cores, $(sed -n 's/.*sandbox: \([a-z]*\).*/\1/p' "$WORK/server.out") sandbox)"
 "$ROOT/$BUILD/bench/bench_invoke" "${ENDPOINT#http://}" noop ${QUICK:+--seconds 2 --requests 5000} "${EXTRA[@]}" | tee "$OUT/report.md"
+"$ROOT/$BUILD/bench/bench_async" "${ENDPOINT#http://}" noop "$WORK/naive" ${QUICK:+--seconds 2} | tee -a "$OUT/report.md"
 "$ROOT/$BUILD/bench/bench_keepalive" | tee -a "$OUT/report.md"

@@ -167,3 +167,43 @@ Result<AliasRecord> AliasRecord::fromStorage(std::string_view text) {
 }
 
 }  // namespace lamina::api
+
+namespace lamina::api {
+
+json::object EventInvokeConfig::toJson(const std::string& qualifiedArn) const {
+  json::object o;
+  json::object success, failure;
+  if (!onSuccess.empty()) success["Destination"] = onSuccess;
+  if (!onFailure.empty()) failure["Destination"] = onFailure;
+  o["DestinationConfig"] = json::object{{"OnFailure", std::move(failure)}, {"OnSuccess", std::move(success)}};
+  o["FunctionArn"] = qualifiedArn;
+  o["LastModified"] = double(lastModifiedMs) / 1000.0;  // a number of seconds, unlike FunctionConfiguration's
+  if (maxRetries >= 0) o["MaximumRetryAttempts"] = maxRetries;
+  if (maxAgeSec >= 0) o["MaximumEventAgeInSeconds"] = maxAgeSec;
+  return o;
+}
+
+std::string EventInvokeConfig::toStorage() const {
+  json::object o = toJson("");
+  o["LastModifiedMs"] = lastModifiedMs;
+  return core::serialize(o);
+}
+
+Result<EventInvokeConfig> EventInvokeConfig::fromStorage(std::string_view text) {
+  auto parsed = core::parseJsonObject(text);
+  if (!parsed) return std::unexpected(parsed.error().context("stored event invoke config"));
+  EventInvokeConfig c;
+  if (auto v = core::getInt(*parsed, "MaximumRetryAttempts"); v && *v) c.maxRetries = int(**v);
+  if (auto v = core::getInt(*parsed, "MaximumEventAgeInSeconds"); v && *v) c.maxAgeSec = int(**v);
+  if (auto v = core::getInt(*parsed, "LastModifiedMs"); v && *v) c.lastModifiedMs = **v;
+  if (auto d = core::getObject(*parsed, "DestinationConfig"); d && *d) {
+    for (auto [key, out] : {std::pair{"OnSuccess", &c.onSuccess}, std::pair{"OnFailure", &c.onFailure}}) {
+      if (auto side = core::getObject(**d, key); side && *side) {
+        if (auto arn = core::getString(**side, "Destination"); arn && *arn) *out = **arn;
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace lamina::api

@@ -66,3 +66,21 @@ struct AliasRecord {
 };
 
 }  // namespace lamina::api
+
+namespace lamina::api {
+
+// How asynchronous invocations of one qualifier are handled (Put/UpdateFunctionEventInvokeConfig).
+struct EventInvokeConfig {
+  int maxRetries = -1;    // MaximumRetryAttempts 0-2; -1 = not set (AWS's default, 2, applies)
+  int maxAgeSec = -1;     // MaximumEventAgeInSeconds 60-21600; -1 = not set (21600)
+  std::string onSuccess;  // destination ARNs ("" = none)
+  std::string onFailure;
+  int64_t lastModifiedMs = 0;
+
+  // Lambda's FunctionEventInvokeConfig JSON; unset members are left out, as AWS does.
+  boost::json::object toJson(const std::string& qualifiedArn) const;
+  std::string toStorage() const;
+  static Result<EventInvokeConfig> fromStorage(std::string_view json);
+};
+
+}  // namespace lamina::api

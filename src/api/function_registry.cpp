@@ -65,6 +65,10 @@ Result<void> FunctionRegistry::load() {
       if (auto t = doc->find("LastModified"); t != doc->end() && t->value().is_int64())
         pc.lastModifiedMs = t->value().as_int64();
       it->second.provisioned[c.key] = pc;
+    } else if (c.kind == "event-invoke-config") {
+      auto config = EventInvokeConfig::fromStorage(c.config);
+      if (!config) return std::unexpected(config.error().context("loading the event invoke config of " + c.name));
+      it->second.eventInvokeConfigs[c.key] = std::move(*config);
     }
   }
   // Provisioned environments start once the daemon runs (children load in key order, so every
@@ -304,6 +308,7 @@ asio::awaitable<Result<void>> FunctionRegistry::removeVersion(const std::string&
     auto dropJob = [&repo, name, key]() { return repo.removeChild(name, "provisioned", key); };
     static_cast<void>(co_await core::offload(deps_.blocking, std::move(dropJob)));
   }
+  co_await dropEventInvokeConfig(name, key);
   co_return Result<void>();
 }
 
@@ -363,6 +368,7 @@ asio::awaitable<Result<void>> FunctionRegistry::removeAlias(const std::string& n
   auto removed = co_await core::offload(deps_.blocking, std::move(removeJob));
   if (!removed && removed.error().code() != Code::kNotFound) co_return std::unexpected(removed.error());
   if (auto it = functions_.find(name); it != functions_.end()) it->second.aliases.erase(aliasName);
+  co_await dropEventInvokeConfig(name, aliasName);
   co_return Result<void>();
 }
 
@@ -462,4 +468,61 @@ asio::awaitable<Result<std::string>> FunctionRegistry::readCode(std::string sha2
   auto readJob = [&code, h = std::move(sha256Hex)]() { return code.readBlob(h); };
   co_return co_await core::offload(deps_.blocking, std::move(readJob));
 }
+asio::awaitable<void> FunctionRegistry::dropEventInvokeConfig(const std::string& nameRef, const std::string& keyRef) {
+  const std::string name = nameRef, key = keyRef;
+  auto it = functions_.find(name);
+  if (it == functions_.end() || !it->second.eventInvokeConfigs.erase(key)) co_return;
+  auto& repo = deps_.repo;
+  auto dropJob = [&repo, name, key]() { return repo.removeChild(name, "event-invoke-config", key); };
+  static_cast<void>(co_await core::offload(deps_.blocking, std::move(dropJob)));
+}
+
+asio::awaitable<Result<void>> FunctionRegistry::setEventInvokeConfig(const std::string& nameRef,
+                                                                     const std::string& qualifierRef,
+                                                                     std::optional<EventInvokeConfig> config) {
+  const std::string name = nameRef, qualifier = qualifierRef.empty() ? std::string("$LATEST") : qualifierRef;
+  auto entry = beginUpdate(name, "");
+  if (!entry) co_return std::unexpected(entry.error());
+  auto& repo = deps_.repo;
+  Result<void> written;
+  if (config) {
+    store::FunctionRepo::Child child{name, "event-invoke-config", qualifier, config->toStorage()};
+    auto putJob = [&repo, child]() { return repo.putChild(child); };
+    written = co_await core::offload(deps_.blocking, std::move(putJob));
+  } else {
+    auto dropJob = [&repo, name, qualifier]() { return repo.removeChild(name, "event-invoke-config", qualifier); };
+    written = co_await core::offload(deps_.blocking, std::move(dropJob));
+  }
+  if (!written && written.error().code() != Code::kNotFound) co_return std::unexpected(written.error());
+  auto it = functions_.find(name);
+  if (it == functions_.end()) co_return fail(Code::kResourceNotFound, "The function doesn't exist.");
+  if (config) {
+    it->second.eventInvokeConfigs[qualifier] = std::move(*config);
+  } else {
+    it->second.eventInvokeConfigs.erase(qualifier);
+  }
+  co_return Result<void>();
+}
+
+Result<invoke::AsyncTarget> FunctionRegistry::asyncTarget(const std::string& name, const std::string& qualifier) const {
+  const FunctionEntry* e = find(name);
+  if (!e) return fail(Code::kResourceNotFound, "Function not found: " + functionArn("", name));
+  auto resolved = resolve(*e, qualifier, true);
+  if (!resolved) return std::unexpected(resolved.error());
+  invoke::AsyncTarget t;
+  t.image = resolved->image;
+  std::string key = qualifier.empty() ? std::string("$LATEST") : qualifier;
+  t.invokedArn = e->record.arn() + (qualifier.empty() ? "" : ":" + qualifier);
+  t.functionArn = e->record.arn() + ":" + key;
+  if (auto c = e->eventInvokeConfigs.find(key); c != e->eventInvokeConfigs.end()) {
+    if (c->second.maxRetries >= 0) t.maxRetries = c->second.maxRetries;
+    if (c->second.maxAgeSec >= 0) t.maxAgeSec = c->second.maxAgeSec;
+    t.onSuccess = c->second.onSuccess;
+    t.onFailure = c->second.onFailure;
+  }
+  t.deadLetter = resolved->record->deadLetterTargetArn;
+  t.disabled = e->record.reservedConcurrency == 0;
+  return t;
+}
+
 }  // namespace lamina::api

@@ -11,11 +11,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/function_record.h"
 #include "artifact/code_store.h"
 #include "core/time.h"
+#include "invoke/async_target.h"
 #include "runtime/function_image.h"
 #include "store/function_repo.h"
 
@@ -37,7 +39,8 @@ struct FunctionEntry {
   bool updating = false;  // a control-plane change is being written
   std::map<int64_t, VersionEntry> versions;
   std::map<std::string, AliasRecord> aliases;
-  std::map<std::string, ProvisionedConfig> provisioned;  // by qualifier (version or alias)
+  std::map<std::string, ProvisionedConfig> provisioned;         // by qualifier (version or alias)
+  std::map<std::string, EventInvokeConfig> eventInvokeConfigs;  // by qualifier ("$LATEST", version, alias)
 };
 
 // What a qualifier names, resolved to one configuration.
@@ -100,6 +103,12 @@ class FunctionRegistry {
   // PutProvisionedConcurrencyConfig (count > 0) / DeleteProvisionedConcurrencyConfig (count 0).
   boost::asio::awaitable<Result<ProvisionedConfig>> setProvisioned(const std::string& name,
                                                                    const std::string& qualifier, int count);
+  // Put (replace) or, with `config` empty, delete the EventInvokeConfig of `qualifier` ("$LATEST",
+  // a version or an alias; it must exist).
+  boost::asio::awaitable<Result<void>> setEventInvokeConfig(const std::string& name, const std::string& qualifier,
+                                                            std::optional<EventInvokeConfig> config);
+  // What an asynchronous event for (function, qualifier) runs now: AsyncQueue's resolver.
+  Result<invoke::AsyncTarget> asyncTarget(const std::string& name, const std::string& qualifier) const;
   // The deployment package with this content address (read on the blocking pool).
   boost::asio::awaitable<Result<std::string>> readCode(std::string sha256Hex);
 
@@ -107,6 +116,8 @@ class FunctionRegistry {
   std::shared_ptr<const runtime::FunctionImage> imageOf(const FunctionRecord& r) const;
   Result<FunctionEntry*> beginUpdate(const std::string& name, const std::string& expectedRevision);
   boost::asio::awaitable<Result<FunctionRecord>> commitUpdate(FunctionEntry& entry, FunctionRecord next);
+  // Deletes the EventInvokeConfig of a version or alias that went away.
+  boost::asio::awaitable<void> dropEventInvokeConfig(const std::string& name, const std::string& key);
 
   RegistryDeps deps_;
   std::map<std::string, FunctionEntry> functions_;

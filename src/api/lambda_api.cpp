@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <cctype>
 
+#include "api/request_helpers.h"
 #include "api/validation.h"
 #include "core/crypto.h"
 #include "core/json.h"
@@ -17,52 +18,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
-
-// Success responses get their x-amzn-RequestId once, in LambdaApi::handle.
-http::Response jsonResponse(int status, const json::value& body) {
-  http::Response r;
-  r.status = status;
-  r.set("Content-Type", "application/json");
-  r.body = json::serialize(body);
-  return r;
-}
-
-http::Response emptyResponse(int status) {
-  http::Response r;
-  r.status = status;
-  return r;
-}
-
-std::string queryParam(const http::Request& req, std::string_view name) {
-  for (auto& [k, v] : core::parseQuery(req.query()))
-    if (k == name) return v;
-  return {};
-}
-
-// Paging of a list call: MaxItems 1..10000 (at most 50 per page, as AWS pages) and the key after
-// which the page starts (NextMarker is the base64 of the last key shown).
-struct Page {
-  int64_t size = 50;
-  std::string after;
-};
-Result<Page> pageOf(const http::Request& req) {
-  Page page;
-  if (std::string text = queryParam(req, "MaxItems"); !text.empty()) {
-    int64_t n = 0;
-    for (char c : text) n = (c >= '0' && c <= '9' && n <= 100000) ? n * 10 + (c - '0') : -1;
-    if (n < 1 || n > 10000)
-      return fail(Code::kValidation, "1 validation error detected: Value '" + text +
-                                         "' at 'maxItems' failed to satisfy constraint: Member must have value "
-                                         "between 1 and 10000");
-    page.size = std::min<int64_t>(n, 50);
-  }
-  if (std::string marker = queryParam(req, "Marker"); !marker.empty()) {
-    auto decoded = core::base64Decode(marker);
-    if (!decoded) return fail(Code::kInvalidParameterValue, "Invalid Marker: pass the NextMarker of a previous page");
-    page.after = std::move(*decoded);
-  }
-  return page;
-}
 
 // A required integer member of a request body, at least `min`, with AWS's validation messages
 // ("Value null at 'reservedConcurrentExecutions' ..."); `field` is the member in camelCase.
@@ -167,6 +122,17 @@ asio::awaitable<Result<http::Response>> LambdaApi::route(http::Request& req, con
   if (path == "/2016-08-19/account-settings" || path == "/2016-08-19/account-settings/") {
     auto r = accountSettings();
     co_return r;
+  }
+  if (functionPath(path, "/2019-09-25/functions/", name, rest) &&
+      (rest == "event-invoke-config" || rest == "event-invoke-config/list"))
+    co_return co_await eventInvokeConfig(req, name, rest, region);
+  if (functionPath(path, "/2014-11-13/functions/", name, rest) && rest == "invoke-async" && m == "POST") {
+    // The deprecated InvokeAsync: the body is the event; answers 202 like Invoke with Event.
+    auto e = lookup(name, region, "", true, 170);
+    if (!e) co_return std::unexpected(e.error());
+    if (!req.body.empty() && !core::parseJson(req.body))
+      co_return fail(Code::kInvalidRequestContent, "Could not parse request body into json");
+    co_return co_await invokeEvent(req, **e, "", requestId);
   }
   if (functionPath(path, "/2019-09-30/functions/", name, rest) && rest == "provisioned-concurrency") {
     auto e = lookup(name, region, "", false);
@@ -419,7 +385,8 @@ Result<http::Response> LambdaApi::accountSettings() {
 
 asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, const std::string& fn,
                                                           const std::string& region, const std::string& requestId) {
-  if (req.bodyTooLarge || req.body.size() > invoke::kMaxSyncPayloadBytes)
+  if (req.bodyTooLarge ||
+      (req.body.size() > invoke::kMaxSyncPayloadBytes && req.header("x-amz-invocation-type") != "Event"))
     co_return fail(Code::kRequestTooLarge,
                    "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
   std::string qualifier;
@@ -452,10 +419,7 @@ asio::awaitable<Result<http::Response>> LambdaApi::invoke(http::Request& req, co
     clientContext = std::move(*decoded);
   }
   if (type == "DryRun") co_return emptyResponse(204);
-  if (type == "Event")
-    co_return fail(Code::kInvalidParameterValue,
-                   "InvocationType Event (asynchronous invoke) is not supported by this version of lamina yet; invoke "
-                   "with RequestResponse.");
+  if (type == "Event") co_return co_await invokeEvent(req, **e, qualifier, requestId);
 
   invoke::SyncRequest sync;
   sync.image = resolved->image;

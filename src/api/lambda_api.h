@@ -1,4 +1,5 @@
-// LambdaApi: the Lambda control-plane REST API (2015-03-31 family) and Invoke. Each handler turns a
+// LambdaApi: the Lambda control-plane REST API (2015-03-31 family), Invoke (synchronous through the
+// Invoker, asynchronous through the AsyncQueue) and the event invoke configuration. Each handler turns a
 // request into a typed call on the FunctionRegistry or the Invoker and renders Lambda's JSON.
 // Routing is by method and path exactly as botocore and the JS SDK send them (with and without the
 // trailing slash older clients add).
@@ -13,6 +14,10 @@
 #include "http/message.h"
 #include "invoke/invoker.h"
 
+namespace lamina::invoke {
+class AsyncQueue;
+}
+
 namespace lamina::api {
 
 struct ApiOptions {
@@ -22,8 +27,9 @@ struct ApiOptions {
 
 class LambdaApi {
  public:
-  LambdaApi(FunctionRegistry& registry, invoke::Invoker& invoker, const core::Clock& clock, ApiOptions options)
-      : registry_(registry), invoker_(invoker), clock_(clock), options_(std::move(options)) {}
+  LambdaApi(FunctionRegistry& registry, invoke::Invoker& invoker, invoke::AsyncQueue& async, const core::Clock& clock,
+            ApiOptions options)
+      : registry_(registry), invoker_(invoker), async_(async), clock_(clock), options_(std::move(options)) {}
 
   // A SigV4-verified Lambda request. `region` comes from the signature's scope.
   boost::asio::awaitable<http::Response> handle(http::Request& req, const std::string& region,
@@ -37,6 +43,13 @@ class LambdaApi {
   boost::asio::awaitable<Result<http::Response>> createFunction(http::Request& req, const std::string& region);
   boost::asio::awaitable<Result<http::Response>> invoke(http::Request& req, const std::string& fn,
                                                         const std::string& region, const std::string& requestId);
+  // InvocationType Event (and InvokeAsync): queue durably, answer 202 (lambda_api_async.cpp).
+  boost::asio::awaitable<Result<http::Response>> invokeEvent(http::Request& req, const FunctionEntry& entry,
+                                                             const std::string& qualifier,
+                                                             const std::string& requestId);
+  // /2019-09-25/functions/{fn}/event-invoke-config[/list] (lambda_api_async.cpp).
+  boost::asio::awaitable<Result<http::Response>> eventInvokeConfig(http::Request& req, const std::string& fn,
+                                                                   const std::string& rest, const std::string& region);
   Result<http::Response> getFunction(const http::Request& req, const std::string& fn, const std::string& region,
                                      bool configurationOnly);
   Result<http::Response> listFunctions(const http::Request& req);
@@ -55,6 +68,7 @@ class LambdaApi {
 
   FunctionRegistry& registry_;
   invoke::Invoker& invoker_;
+  invoke::AsyncQueue& async_;
   const core::Clock& clock_;
   ApiOptions options_;
 };

@@ -383,4 +383,73 @@ Result<void> applyAlias(const boost::json::object& body, AliasRecord& alias, boo
   return {};
 }
 
+namespace {
+
+Result<void> checkRange(const json::object& body, std::string_view key, std::string_view field, int64_t min,
+                        int64_t max, int& out) {
+  auto v = core::getInt(body, key);
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return {};
+  int64_t n = **v;
+  if (n < min || n > max)
+    return fail(Code::kValidation, "1 validation error detected: Value '" + std::to_string(n) + "' at '" +
+                                       std::string(field) + "' failed to satisfy constraint: Member must have value " +
+                                       (n < min ? "greater than or equal to " + std::to_string(min)
+                                                : "less than or equal to " + std::to_string(max)));
+  out = int(n);
+  return {};
+}
+
+// The model's pattern for a destination ARN (botocore's lambda service model), as AWS quotes it.
+constexpr std::string_view kDestinationPattern =
+    R"($|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*))";
+
+bool destinationPatternOk(const std::string& arn) {
+  static const std::regex pattern(
+      R"(kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*))");
+  return arn.empty() || (arn.size() <= 350 && std::regex_match(arn, pattern));
+}
+
+}  // namespace
+
+Result<EventInvokeConfigInput> parseEventInvokeConfig(const json::object& body) {
+  EventInvokeConfigInput in;
+  if (auto ok = checkRange(body, "MaximumRetryAttempts", "maximumRetryAttempts", 0, 2, in.config.maxRetries); !ok)
+    return std::unexpected(ok.error());
+  if (auto ok =
+          checkRange(body, "MaximumEventAgeInSeconds", "maximumEventAgeInSeconds", 60, 21600, in.config.maxAgeSec);
+      !ok)
+    return std::unexpected(ok.error());
+  auto destinations = core::getObject(body, "DestinationConfig");
+  if (!destinations) return std::unexpected(destinations.error());
+  if (*destinations) {
+    for (auto [key, field, given, out] :
+         {std::tuple{"OnSuccess", "onSuccess", &in.successGiven, &in.config.onSuccess},
+          std::tuple{"OnFailure", "onFailure", &in.failureGiven, &in.config.onFailure}}) {
+      auto side = core::getObject(**destinations, key);
+      if (!side) return std::unexpected(side.error());
+      if (!*side) continue;
+      *given = true;
+      auto arn = core::getString(**side, "Destination");
+      if (!arn) return std::unexpected(arn.error());
+      *out = arn->value_or("");
+      if (!destinationPatternOk(*out))
+        return fail(Code::kValidation, "1 validation error detected: Value '" + *out + "' at 'destinationConfig." +
+                                           field +
+                                           ".destination' failed to satisfy constraint: Member must satisfy regular "
+                                           "expression pattern: " +
+                                           std::string(kDestinationPattern));
+    }
+  }
+  if (in.config.maxRetries < 0 && in.config.maxAgeSec < 0 && !*destinations)
+    return fail(Code::kInvalidParameterValue,
+                "You must specify at least one of error handling or destination setting.");
+  in.described =
+      "DestinationConfig(onSuccess=" +
+      (in.successGiven ? "OnSuccess(destination=" + in.config.onSuccess + ")" : std::string("null")) +
+      ", onFailure=" + (in.failureGiven ? "OnFailure(destination=" + in.config.onFailure + ")" : std::string("null")) +
+      ")";
+  return in;
+}
+
 }  // namespace lamina::api

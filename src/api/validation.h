@@ -36,6 +36,17 @@ bool isVersion(std::string_view s);
 // AWS's validation; `creating` requires Name and FunctionVersion.
 Result<void> applyAlias(const boost::json::object& body, AliasRecord& alias, bool creating);
 
+// The body of Put/UpdateFunctionEventInvokeConfig, checked against the model (ranges, the
+// destination ARN pattern) and for AWS's "at least one setting" rule. Whether destinations exist
+// is the caller's to check.
+struct EventInvokeConfigInput {
+  EventInvokeConfig config;   // what the body sets; unset numbers are -1, unset destinations ""
+  bool successGiven = false;  // DestinationConfig.OnSuccess / OnFailure appeared (maybe empty)
+  bool failureGiven = false;
+  std::string described;  // AWS's rendering: "DestinationConfig(onSuccess=OnSuccess(destination=…), onFailure=null)"
+};
+Result<EventInvokeConfigInput> parseEventInvokeConfig(const boost::json::object& body);
+
 // AWS's reserved environment variable names (cannot be set through Environment.Variables).
 bool isReservedVariable(std::string_view name);
 

@@ -24,6 +24,7 @@
 #include "http/aws_error.h"
 #include "http/server.h"
 #include "http/sigv4.h"
+#include "invoke/async_queue.h"
 #include "invoke/invoker.h"
 #include "runtime/runtimes.h"
 #include "runtime/spares.h"
@@ -33,6 +34,7 @@
 #include "services/logs/log_store.h"
 #include "services/logs/logs_api.h"
 #include "store/database.h"
+#include "store/event_repo.h"
 #include "store/function_repo.h"
 
 namespace lamina::server {
@@ -184,7 +186,15 @@ int runDaemon(const DaemonOptions& opt) {
         scheduler.setProvisioned(image, qualifier, count);
       }});
   if (auto loaded = registry.load(); !loaded) return die(loaded.error().message());
-  api::LambdaApi lambda(registry, invoker, clock, api::ApiOptions{opt.accountConcurrency, codeUrlSecret});
+  store::EventRepo eventRepo(**db);
+  invoke::AsyncQueue asyncQueue(
+      io, blocking, eventRepo, invoker, clock,
+      [&registry](const std::string& fn, const std::string& qualifier) { return registry.asyncTarget(fn, qualifier); },
+      invoke::AsyncOptions{opt.asyncRetryDelays, opt.asyncConcurrency});
+  auto queued = asyncQueue.load();
+  if (!queued) return die(queued.error().message());
+  if (*queued > 0) std::fprintf(stderr, "lamina: resuming %zu queued asynchronous event(s)\n", *queued);
+  api::LambdaApi lambda(registry, invoker, asyncQueue, clock, api::ApiOptions{opt.accountConcurrency, codeUrlSecret});
   http::sigv4::Credentials creds{opt.accessKeyId, opt.secretAccessKey};
   services::logs::LogStore& logStore = **logs;
 
@@ -200,7 +210,8 @@ int runDaemon(const DaemonOptions& opt) {
                                         [&](const std::string& fn, const std::string& version) {
                                           auto st = scheduler.provisionedStatus(fn, version);
                                           return std::pair<int, int>{st.allocated, st.allocated - st.available};
-                                        });
+                                        }) +
+               asyncQueue.renderMetrics();
       co_return r;
     }
     if (path == "/_lamina/health") {
@@ -225,8 +236,11 @@ int runDaemon(const DaemonOptions& opt) {
                                                                 "' service (yet); it serves lambda and logs"),
                              requestId);
   };
+  // A batch that finishes async events first puts their log lines on disk.
+  asyncQueue.setBeforeCommit([&logStore]() { logStore.flush(); });
   edge->start();
   if (spares) spares->start();
+  asyncQueue.start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code sigEc, int sig) {
@@ -234,10 +248,12 @@ int runDaemon(const DaemonOptions& opt) {
     std::fprintf(stderr, "lamina: %s received, finishing %d in-flight invocation(s)\n",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", invoker.inFlight());
     edge->drain();
+    asyncQueue.stopDispatching();  // queued events wait for the next start
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
           co_await invoker.drain(opt.drainLimit);
+          co_await asyncQueue.finish(std::chrono::seconds(5));
           asio::steady_timer wait(io);
           for (int i = 0; i < 250 && edge->busyConnections() > 0; ++i) {  // let responses reach clients
             wait.expires_after(std::chrono::milliseconds(20));

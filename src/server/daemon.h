@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace lamina::server {
 
@@ -22,12 +23,13 @@ struct DaemonOptions {
   std::chrono::milliseconds drainLimit{std::chrono::seconds(30)};
   // How long the I/O loop spins for more work before sleeping (0 = never spin).
   std::chrono::microseconds busyPoll{200};
-  std::string sandbox = "auto";  // auto | namespace | process (server/isolation.h)
-  std::chrono::milliseconds freezeAfter{100};
-  int spares = 2;
-  std::chrono::milliseconds shutdownGrace{
-      500};  // SIGTERM → SIGKILL when an idle environment stops  // prewarmed environments kept ready for cold starts
-             // (namespace sandbox only)  // idle time before an environment is frozen (0 = never)
+  std::string sandbox = "auto";                // auto | namespace | process (server/isolation.h)
+  std::chrono::milliseconds freezeAfter{100};  // idle time before an environment is frozen (0 = never)
+  int spares = 2;  // prewarmed environments kept ready for cold starts (namespace sandbox only)
+  std::chrono::milliseconds shutdownGrace{500};  // SIGTERM → SIGKILL when an idle environment stops
+  // Delays before retry 1, 2, ... of a failed asynchronous invocation (AWS: about 1 then 2 minutes).
+  std::vector<std::chrono::milliseconds> asyncRetryDelays{std::chrono::minutes(1), std::chrono::minutes(2)};
+  int asyncConcurrency = 32;  // asynchronous events of one function running at once, at most
 };
 
 // Runs the daemon; returns the process exit code. Fails fast on bad options.

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "server/daemon.h"
 #include "server/isolation.h"
@@ -71,6 +72,16 @@ int serverMain(int argc, char** argv) {
                  "MB of MemorySize environments may hold; idle ones are stopped to stay under it (0 = none)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  std::vector<double> retryDelays{60, 120};
+  app.add_option("--async-retry-delays", retryDelays,
+                 "seconds before each retry of a failed asynchronous invocation (the last repeats; AWS: 60 120)")
+      ->capture_default_str()
+      ->delimiter(',')
+      ->check(CLI::Range(0.0, 21600.0));
+  app.add_option("--async-concurrency", opt.asyncConcurrency,
+                 "asynchronous events of one function run at once, at most (within its concurrency)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   bool check = false;
   app.add_flag("--check", check, "report which isolation features this machine offers, then exit (1 if incomplete)");
   try {
@@ -84,6 +95,8 @@ int serverMain(int argc, char** argv) {
   opt.freezeAfter = std::chrono::milliseconds(freezeAfterMs);
   opt.shutdownGrace = std::chrono::milliseconds(graceMs);
   opt.adaptiveKeepAlive = keepAlivePolicy == "adaptive";
+  opt.asyncRetryDelays.clear();
+  for (double d : retryDelays) opt.asyncRetryDelays.push_back(std::chrono::milliseconds(int64_t(d * 1000)));
   opt.keepAliveBin = std::chrono::milliseconds(int64_t(keepAliveBinSeconds * 1000));
   if (check) {
     std::error_code ec;

@@ -9,7 +9,7 @@ namespace lamina::store {
 namespace {
 
 // Numbered migrations: index + 1 is the schema version each one produces. Append only.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: functions ($LATEST configuration as JSON).
     "CREATE TABLE functions ("
     "  name TEXT PRIMARY KEY,"
@@ -23,6 +23,18 @@ constexpr std::array<const char*, 2> kMigrations = {
     "  key TEXT NOT NULL,"
     "  config TEXT NOT NULL,"
     "  PRIMARY KEY (name, kind, key))",
+    // 3: the asynchronous invocation queue: one row per accepted event until it succeeded or
+    // reached its failure destination (invoke/async_queue.h).
+    "CREATE TABLE async_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  function TEXT NOT NULL,"
+    "  qualifier TEXT NOT NULL,"
+    "  request_id TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  next_ms INTEGER NOT NULL,"
+    "  last_response TEXT NOT NULL)",
 };
 
 std::unexpected<Error> sqliteError(sqlite3* db, std::string_view what) {
@@ -111,6 +123,11 @@ Statement::~Statement() {
 Statement& Statement::bind(int index, std::string_view text) {
   sqlite3_bind_text(stmt_, index, text.data(), int(text.size()), SQLITE_TRANSIENT);
   return *this;
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
 }
 
 Statement& Statement::bind(int index, int64_t value) {

@@ -54,6 +54,8 @@ class Statement {
   ~Statement();
   Statement& bind(int index, std::string_view text);
   Statement& bind(int index, int64_t value);
+  // Makes a stepped statement ready to bind and run again.
+  void reset();
   // true: a row is available; false: done.
   Result<bool> step();
   std::string text(int col) const;

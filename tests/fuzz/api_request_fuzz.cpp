@@ -1,5 +1,6 @@
 // Fuzz target: the Lambda API's readers of client bytes — the FunctionName path parameter and the
-// JSON bodies of CreateFunction / UpdateFunctionConfiguration / CreateAlias / UpdateAlias (parse,
+// JSON bodies of CreateFunction / UpdateFunctionConfiguration / CreateAlias / UpdateAlias /
+// Put/UpdateFunctionEventInvokeConfig (parse,
 // then validate and apply), and the stored documents read back at start.
 // Whatever the input, they must return a value or an AWS error, never crash.
 #include <cstddef>
@@ -22,8 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     lamina::api::AliasRecord alias, changed{.name = "live", .functionVersion = "1"};
     (void)lamina::api::applyAlias(*body, alias, true);
     (void)lamina::api::applyAlias(*body, changed, false);
+    (void)lamina::api::parseEventInvokeConfig(*body);
   }
   (void)lamina::api::FunctionRecord::fromStorage(text);
   (void)lamina::api::AliasRecord::fromStorage(text);
+  (void)lamina::api::EventInvokeConfig::fromStorage(text);
   return 0;
 }

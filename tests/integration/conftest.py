@@ -74,7 +74,7 @@ class LaminaServer:
     def client(self, service="lambda", **kw):
         # total_max_attempts: botocore reads "max_attempts" as retries after the first try.
         cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=kw.pop("read_timeout", 60),
-                     connect_timeout=5)
+                     connect_timeout=5, parameter_validation=kw.pop("parameter_validation", True))
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
                             aws_access_key_id=kw.pop("access_key", "test"),
                             aws_secret_access_key=kw.pop("secret_key", "test"), config=cfg, **kw)

@@ -43,4 +43,24 @@ TEST(FunctionRecord, ConfigurationHasLambdaShape) {
   EXPECT_FALSE(c.contains("Environment"));  // omitted when there are no variables
 }
 
+TEST(EventInvokeConfig, ShowsOnlyWhatWasSetAndRoundTrips) {
+  EventInvokeConfig c;
+  c.maxRetries = 0;
+  c.onFailure = "arn:aws:lambda:us-east-1:000000000000:function:dlq";
+  c.lastModifiedMs = 1573686021479;
+  auto shown = c.toJson("arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST");
+  EXPECT_EQ(shown.at("MaximumRetryAttempts").as_int64(), 0);
+  EXPECT_FALSE(shown.contains("MaximumEventAgeInSeconds"));
+  EXPECT_DOUBLE_EQ(shown.at("LastModified").as_double(), 1573686021.479);  // seconds, as a number
+  EXPECT_TRUE(shown.at("DestinationConfig").at("OnSuccess").as_object().empty());
+  EXPECT_EQ(shown.at("DestinationConfig").at("OnFailure").at("Destination").as_string(), c.onFailure);
+  auto back = EventInvokeConfig::fromStorage(c.toStorage());
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->maxRetries, 0);
+  EXPECT_EQ(back->maxAgeSec, -1);
+  EXPECT_EQ(back->onFailure, c.onFailure);
+  EXPECT_EQ(back->onSuccess, "");
+  EXPECT_EQ(back->lastModifiedMs, c.lastModifiedMs);
+}
+
 }  // namespace lamina::api

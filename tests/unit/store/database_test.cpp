@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "store/event_repo.h"
 #include "store/function_repo.h"
 
 namespace lamina::store {
@@ -29,11 +30,11 @@ TEST(Database, MigratesOnceAndUsesWal) {
   {
     auto db = Database::open(dir.path() / "lamina.db");
     ASSERT_TRUE(db.has_value()) << db.error().message();
-    EXPECT_EQ((*db)->schemaVersion(), 2);
+    EXPECT_EQ((*db)->schemaVersion(), 3);
   }
   auto again = Database::open(dir.path() / "lamina.db");
   ASSERT_TRUE(again.has_value());
-  EXPECT_EQ((*again)->schemaVersion(), 2);
+  EXPECT_EQ((*again)->schemaVersion(), 3);
   std::string mode;
   auto r = (*again)->read([&](Database& db) -> Result<void> {
     auto st = db.prepare("PRAGMA journal_mode");
@@ -105,6 +106,63 @@ TEST(FunctionRepo, ChildrenAreWrittenWithTheFunctionAndDeletedWithIt) {
   children = repo.loadChildren().value();
   ASSERT_EQ(children.size(), 1u);
   EXPECT_EQ(children[0].name, "g");
+}
+
+TEST(EventRepo, BatchesSurviveReopeningInOrder) {
+  TempDir dir;
+  StoredEvent a{1, "f", "", "req-a", R"({"n":1})", 1000, 0, 1000, ""};
+  StoredEvent b{2, "g", "live", "req-b", R"({"n":2})", 1001, 0, 1001, ""};
+  StoredEvent c{3, "f", "2", "req-c", R"({"n":3})", 1002, 0, 1002, ""};
+  {
+    auto db = Database::open(dir.path() / "lamina.db");
+    ASSERT_TRUE(db.has_value());
+    EventRepo repo(**db);
+    EventBatch first;
+    first.inserts = {&a, &b, &c};
+    ASSERT_TRUE(repo.apply(first).has_value());
+    // One batch may update one event, delete another and insert a third (a destination's record).
+    StoredEvent d{4, "dest", "", "req-d", R"({"record":true})", 1003, 0, 1003, ""};
+    EventBatch second;
+    second.inserts = {&d};
+    second.updates = {{2, 1, 61001, R"("responseContext":{})"}};
+    second.deletes = {1, 3};
+    ASSERT_TRUE(repo.apply(second).has_value());
+  }
+  auto db = Database::open(dir.path() / "lamina.db");
+  ASSERT_TRUE(db.has_value());
+  auto loaded = EventRepo(**db).loadAll();
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message();
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[0].id, 2);
+  EXPECT_EQ((*loaded)[0].qualifier, "live");
+  EXPECT_EQ((*loaded)[0].requestId, "req-b");
+  EXPECT_EQ((*loaded)[0].payload, R"({"n":2})");
+  EXPECT_EQ((*loaded)[0].attempts, 1);
+  EXPECT_EQ((*loaded)[0].nextMs, 61001);
+  EXPECT_EQ((*loaded)[0].receivedMs, 1001);
+  EXPECT_EQ((*loaded)[0].lastResponse, R"("responseContext":{})");
+  EXPECT_EQ((*loaded)[1].id, 4);
+  EXPECT_EQ((*loaded)[1].function, "dest");
+}
+
+TEST(EventRepo, AFailedBatchChangesNothing) {
+  TempDir dir;
+  auto db = Database::open(dir.path() / "lamina.db");
+  ASSERT_TRUE(db.has_value());
+  EventRepo repo(**db);
+  StoredEvent a{1, "f", "", "req-a", "{}", 1, 0, 1, ""};
+  EventBatch first;
+  first.inserts = {&a};
+  ASSERT_TRUE(repo.apply(first).has_value());
+  StoredEvent b{2, "f", "", "req-b", "{}", 2, 0, 2, ""};
+  EventBatch clash;  // a duplicate id fails the whole transaction
+  clash.inserts = {&b, &a};
+  clash.deletes = {1};
+  EXPECT_FALSE(repo.apply(clash).has_value());
+  auto loaded = repo.loadAll();
+  ASSERT_TRUE(loaded.has_value());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].requestId, "req-a");
 }
 
 }  // namespace lamina::store
