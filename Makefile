@@ -34,7 +34,14 @@ test: deps $(TEST_BUILD)/build.ninja
 unit:
 	cd $(TEST_BUILD) && ctest --output-on-failure --timeout 120
 
-integration:
+# npm packages the integration tests use (AWS's own Node.js runtime client, built from source by
+# its install scripts: needs autoconf, automake, libtool), from the committed lock file.
+NODE_DEPS := tests/integration/node/node_modules/.installed
+$(NODE_DEPS): tests/integration/node/package.json tests/integration/node/package-lock.json
+	@echo "npm: installing tests/integration/node (aws-lambda-ric builds its native client: ~2 min)"
+	@cd tests/integration/node && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+
+integration: $(NODE_DEPS)
 	LAMINA_BINARY=$(CURDIR)/$(TEST_BUILD)/lamina $(PYTEST) -q -p no:cacheprovider tests/integration runtimes/python
 
 SOURCES = $(shell git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp' 'bench/*.h' 2>/dev/null)

@@ -1,9 +1,10 @@
 // bench_invoke: measures, in one run, a bare loopback TCP round trip (the baseline) and then warm
 // synchronous Invoke latency and throughput against a running lamina, and prints both with their
 // ratio; cold starts against the floors of fork+exec and of a clone with the sandbox's namespaces
-// + exec; and, given --python and --cpu functions, the Python cold start and the CPU share ratio.
-// Usage: bench_invoke HOST:PORT FUNCTION [--requests N] [--seconds S] [--cold N] [--python FN]
-//                     [--cpu SMALL_FN,BIG_FN]
+// + exec; given --python / --node functions, their cold starts against a plain start of the same
+// interpreter; and given --cpu functions, the CPU share ratio.
+// Usage: bench_invoke HOST:PORT FUNCTION [--requests N] [--seconds S] [--cold N] [--python FN:INTERP]
+//                     [--node FN:INTERP] [--cpu SMALL_FN,BIG_FN]
 #include <linux/sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -93,6 +94,28 @@ std::vector<double> forkExecTrue(int iterations) {
   return out;
 }
 
+// A plain interpreter start, the baseline of an interpreted runtime's cold start: fork + exec of
+// `argv` (e.g. python3.11 -c pass, node -e 0), waited for.
+std::vector<double> forkExecCommand(const std::vector<std::string>& argv, int iterations) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<double> out;
+  for (int i = 0; i < iterations; ++i) {
+    auto t0 = Clock::now();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return {};
+    out.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  return out;
+}
+
 // The isolating sandbox's floor: clone3 into new pid, mount, uts, ipc and network namespaces, exec
 // /bin/true, wait. Needs root; empty when the kernel refuses.
 std::vector<double> cloneNamespacesExecTrue(int iterations) {
@@ -154,12 +177,13 @@ int main(int argc, char** argv) {
   int requests = 20000;
   int coldRuns = 20;
   double seconds = 5;
-  std::string pythonFunction, cpuFunctions;
+  std::string pythonFunction, nodeFunction, cpuFunctions;  // FUNCTION:INTERPRETER for the first two
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--requests")) requests = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
     if (!std::strcmp(argv[i], "--cold")) coldRuns = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--python")) pythonFunction = argv[i + 1];
+    if (!std::strcmp(argv[i], "--node")) nodeFunction = argv[i + 1];
     if (!std::strcmp(argv[i], "--cpu")) cpuFunctions = argv[i + 1];
   }
   std::string host = hostPort.substr(0, hostPort.rfind(':'));
@@ -241,12 +265,28 @@ int main(int argc, char** argv) {
       std::printf("| cold start (native bootstrap) p50 | %.1f us | %.2fx of fork+exec (no namespaces here) |\n", cp50,
                   cp50 / fp50);
     }
-    if (!pythonFunction.empty()) {
-      auto py = coldStarts(pythonFunction, signedInvoke(hostPort, pythonFunction));
-      if (py.empty()) return 1;
-      double pp50 = percentile(py, 50);
-      std::printf("| cold start (python) p50 | %.1f us | %.2fx of the native cold start |\n", pp50, pp50 / cp50);
-    }
+    // Interpreted runtimes: FUNCTION:INTERPRETER, against a plain start of that interpreter.
+    auto interpreted = [&](const std::string& spec, const char* label, std::vector<std::string> plainArgs) {
+      auto colon = spec.find(':');
+      if (spec.empty() || colon == std::string::npos) return true;
+      std::string fn = spec.substr(0, colon), interp = spec.substr(colon + 1);
+      auto cold = coldStarts(fn, signedInvoke(hostPort, fn));
+      if (cold.empty()) return false;
+      plainArgs.insert(plainArgs.begin(), interp);
+      auto plain = forkExecCommand(plainArgs, coldRuns);
+      if (plain.empty()) return false;
+      double c50 = percentile(cold, 50), p50plain = percentile(plain, 50);
+      std::string shown = plainArgs[0].substr(plainArgs[0].rfind('/') + 1);
+      for (size_t i = 1; i < plainArgs.size(); ++i) shown += " " + plainArgs[i];
+      std::printf("| plain `%s` p50 (baseline) | %.1f us | 1.00 |\n", shown.c_str(), p50plain);
+      std::printf(
+          "| cold start (%s) p50 | %.1f us | %.2fx of the plain start (target <= 0.3x), %.2fx of the native "
+          "cold start |\n",
+          label, c50, c50 / p50plain, c50 / cp50);
+      return true;
+    };
+    if (!interpreted(pythonFunction, "python", {"-c", "pass"})) return 1;
+    if (!interpreted(nodeFunction, "node", {"-e", "0"})) return 1;
   }
 
   // CPU share: the same CPU-bound work at two MemorySizes (warm invokes, median of 3).

@@ -33,7 +33,18 @@ if [ -n "$PY" ]; then
     --handler app.handler --role arn:aws:iam::000000000000:role/bench --zip-file "fileb://$WORK/$2/fn.zip" \
     --timeout 60 --memory-size "$3" >/dev/null; }
   create pynoop py 128 && create cpu-256mb cpu 256 && create cpu-1769mb cpu 1769
-  EXTRA=(--python pynoop --cpu cpu-256mb,cpu-1769mb)
+  EXTRA=(--python "pynoop:/usr/bin/$PY" --cpu cpu-256mb,cpu-1769mb)
+fi
+# Node.js no-op (cold start) with the host's node, when lamina serves its major version.
+NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
+if [ -n "$NODE_MAJOR" ]; then
+  mkdir -p "$WORK/node" && printf 'export const handler = async (event) => event;\n' >"$WORK/node/index.mjs"
+  (cd "$WORK/node" && zip -q fn.zip index.mjs)
+  if /usr/bin/aws --endpoint-url "$ENDPOINT" lambda create-function --function-name nodenoop \
+      --runtime "nodejs$NODE_MAJOR.x" --handler index.handler --role arn:aws:iam::000000000000:role/bench \
+      --zip-file "fileb://$WORK/node/fn.zip" --memory-size 128 >/dev/null; then
+    EXTRA+=(--node "nodenoop:$(command -v node)")
+  fi
 fi
 echo "bench: lamina at $ENDPOINT ($(nproc) cores, $(sed -n 's/.*sandbox: \([a-z]*\).*/\1/p' "$WORK/server.out") sandbox)"
 "$ROOT/$BUILD/bench/bench_invoke" "${ENDPOINT#http://}" noop ${QUICK:+--seconds 2 --requests 5000} "${EXTRA[@]}" | tee "$OUT/report.md"

@@ -12,7 +12,8 @@
 
 namespace lamina::embedded {
 extern const std::string_view kPythonBootstrap;
-}
+extern const std::string_view kNodeBootstrap;
+}  // namespace lamina::embedded
 
 namespace lamina::runtime {
 
@@ -29,6 +30,27 @@ constexpr std::array kKnownRuntimes = {
 
 bool isProvided(const std::string& r) { return r == "provided" || r == "provided.al2" || r == "provided.al2023"; }
 bool isPython3(const std::string& r) { return core::startsWith(r, "python3."); }
+// The Node.js runtimes AWS still lets you create functions with; the major version must match the
+// host's node exactly (a nodejs22.x function is never run by node 20).
+bool isCurrentNode(const std::string& r) { return r == "nodejs18.x" || r == "nodejs20.x" || r == "nodejs22.x"; }
+std::string nodeMajor(const std::string& r) { return r.substr(6, r.size() - 8); }  // "nodejs20.x" → "20"
+
+// Writes `content` to dir/name atomically (temp file + rename).
+Result<void> writeClient(const std::filesystem::path& dir, const std::string& name, std::string_view content) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(Code::kInternal, "cannot create " + dir.string() + ": " + ec.message());
+  auto target = dir / name;
+  auto tmp = dir / (name + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(content.data(), std::streamsize(content.size()));
+    if (!out) return fail(Code::kInternal, "cannot write " + tmp.string());
+  }
+  std::filesystem::rename(tmp, target, ec);
+  if (ec) return fail(Code::kInternal, "cannot write " + target.string() + ": " + ec.message());
+  return {};
+}
 
 bool isExecutableFile(const std::filesystem::path& p) {
   struct stat st {};
@@ -47,43 +69,46 @@ std::string enumList() {
 }  // namespace
 
 Result<std::unique_ptr<RuntimeCatalog>> RuntimeCatalog::open(std::filesystem::path dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir / "python", ec);
-  if (ec) return fail(Code::kInternal, "cannot create " + (dir / "python").string() + ": " + ec.message());
-  auto target = dir / "python" / "bootstrap.py";
-  auto tmp = dir / "python" / "bootstrap.py.tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(embedded::kPythonBootstrap.data(), std::streamsize(embedded::kPythonBootstrap.size()));
-    if (!out) return fail(Code::kInternal, "cannot write " + tmp.string());
-  }
-  std::filesystem::rename(tmp, target, ec);
-  if (ec) return fail(Code::kInternal, "cannot write " + target.string() + ": " + ec.message());
+  if (auto r = writeClient(dir / "python", "bootstrap.py", embedded::kPythonBootstrap); !r)
+    return std::unexpected(r.error());
+  if (auto r = writeClient(dir / "nodejs", "bootstrap.mjs", embedded::kNodeBootstrap); !r)
+    return std::unexpected(r.error());
   return std::unique_ptr<RuntimeCatalog>(new RuntimeCatalog(std::move(dir)));
 }
 
-std::optional<std::string> RuntimeCatalog::findInterpreter(const std::string& name) {
+std::optional<std::string> RuntimeCatalog::findInterpreter(const std::string& runtime) {
   std::lock_guard lock(mu_);
-  auto it = interpreters_.find(name);
+  auto it = interpreters_.find(runtime);
   if (it != interpreters_.end()) return it->second;
   std::optional<std::string> found;
+  // python3.x is the binary of that name; nodejsNN.x is `node` (or `nodeNN`) whose major
+  // version is NN.
+  bool node = core::startsWith(runtime, "nodejs");
+  std::vector<std::string> names =
+      node ? std::vector<std::string>{"node" + nodeMajor(runtime), "node"} : std::vector<std::string>{runtime};
   // Debian's interpreters first; then PATH. A candidate must actually start (pyenv shims exist
   // for versions that are not installed).
-  std::vector<std::string> candidates = {"/usr/bin/" + name, "/usr/local/bin/" + name};
-  if (const char* path = std::getenv("PATH")) {
-    for (auto dir : core::split(path, ':'))
-      if (!dir.empty()) candidates.push_back(std::string(dir) + "/" + name);
+  std::vector<std::string> candidates;
+  for (const auto& name : names) {
+    candidates.push_back("/usr/bin/" + name);
+    candidates.push_back("/usr/local/bin/" + name);
+    if (const char* path = std::getenv("PATH")) {
+      for (auto dir : core::split(path, ':'))
+        if (!dir.empty()) candidates.push_back(std::string(dir) + "/" + name);
+    }
   }
   for (const auto& c : candidates) {
     if (!isExecutableFile(c)) continue;
-    std::string cmd = "'" + c + "' -c 'import sys' >/dev/null 2>&1";
+    std::string cmd =
+        node ? "test \"$('" + c + "' -p 'process.versions.node.split(\".\")[0]' 2>/dev/null)\" = " + nodeMajor(runtime)
+             : "'" + c + "' -c 'import sys' >/dev/null 2>&1";
     int rc = std::system(cmd.c_str());
     if (rc == 0) {
       found = c;
       break;
     }
   }
-  interpreters_[name] = found;
+  interpreters_[runtime] = found;
   return found;
 }
 
@@ -105,9 +130,19 @@ Result<void> RuntimeCatalog::check(const std::string& runtime) {
                       runtime + ") or choose a python3.x runtime the host has.");
     return {};
   }
+  if (isCurrentNode(runtime)) {
+    if (!findInterpreter(runtime))
+      return fail(Code::kInvalidParameterValue,
+                  "The runtime parameter of " + runtime + " is not supported by this lamina host: no node" +
+                      nodeMajor(runtime) + " or node of major version " + nodeMajor(runtime) +
+                      " was found in /usr/bin, /usr/local/bin or PATH. Install Node.js " + nodeMajor(runtime) +
+                      " or choose the nodejs runtime of the host's node (node --version).");
+    return {};
+  }
   return fail(Code::kInvalidParameterValue, "The runtime parameter of " + runtime +
                                                 " is not supported by lamina yet. Supported: provided, provided.al2, "
-                                                "provided.al2023 and the python3.x versions installed on this host.");
+                                                "provided.al2023, nodejs18.x/20.x/22.x and the python3.x versions "
+                                                "whose interpreter (or node) is installed on this host.");
 }
 
 Result<Launch> RuntimeCatalog::launch(const FunctionImage& image, const std::string& taskRoot,
@@ -128,6 +163,18 @@ Result<Launch> RuntimeCatalog::launch(const FunctionImage& image, const std::str
     l.executable = *interp;
     l.argv = {*interp, "-u", runtimeRoot + "/python/bootstrap.py"};
     l.env = {"AWS_EXECUTION_ENV=AWS_Lambda_" + image.runtime, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
+    return l;
+  }
+  if (isCurrentNode(image.runtime)) {
+    auto node = findInterpreter(image.runtime);
+    if (!node) return fail(Code::kInvalidParameterValue, "node for " + image.runtime + " is not available");
+    l.executable = *node;
+    l.argv = {*node, runtimeRoot + "/nodejs/bootstrap.mjs"};
+    // AWS's NODE_PATH (layers' node_modules first, then the runtime's, then the function's code).
+    std::string major = nodeMajor(image.runtime);
+    l.env = {"AWS_EXECUTION_ENV=AWS_Lambda_" + image.runtime,
+             "NODE_PATH=/opt/nodejs/node" + major + "/node_modules:/opt/nodejs/node_modules:" + runtimeRoot +
+                 "/node_modules:" + runtimeRoot + ":" + taskRoot};
     return l;
   }
   return fail(Code::kInvalidParameterValue, "unsupported runtime " + image.runtime);

@@ -1,7 +1,9 @@
 // RuntimeCatalog: which Lambda runtime identifiers this host can run and how to start each one.
 // `provided*` runs the code's own `bootstrap`; `python3.x` runs lamina's Python runtime client
-// (runtimes/python/bootstrap.py, embedded in the binary and written under the data dir at start)
-// with the host's python3.x — never a different version. Thread-safe after construction.
+// (runtimes/python/bootstrap.py) with the host's python3.x, and `nodejs18.x/20.x/22.x` lamina's
+// Node.js runtime client (runtimes/nodejs/bootstrap.mjs) with a host node of that major version —
+// never a different version. The clients are embedded in the binary and written under the data dir
+// at start. Thread-safe after construction.
 #pragma once
 
 #include <filesystem>
@@ -39,7 +41,8 @@ class RuntimeCatalog {
 
  private:
   explicit RuntimeCatalog(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  std::optional<std::string> findInterpreter(const std::string& name);
+  // The interpreter binary for a python3.x or nodejsNN.x runtime (cached).
+  std::optional<std::string> findInterpreter(const std::string& runtime);
 
   std::filesystem::path dir_;
   std::mutex mu_;

@@ -268,7 +268,7 @@ def test_unavailable_runtimes_are_rejected_clearly(lam):
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "not supported by this lamina host" in e.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as e:
-        create_python_function(lam, "node", "x", runtime="nodejs20.x", handler="index.handler")
+        create_python_function(lam, "ruby", "x", runtime="ruby3.3", handler="index.handler")
     assert "not supported by lamina yet" in e.value.response["Error"]["Message"]
 
 
