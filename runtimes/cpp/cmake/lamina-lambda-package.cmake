@@ -1,0 +1,36 @@
+# Script mode (cmake -P): stages BINARY as `bootstrap` plus its non-libc shared libraries under
+# lib/ and zips them into ZIP. Called by aws_lambda_package_target() (lamina-lambda.cmake).
+file(REMOVE_RECURSE "${STAGE}")
+file(MAKE_DIRECTORY "${STAGE}/lib")
+file(COPY_FILE "${BINARY}" "${STAGE}/bootstrap")
+file(CHMOD "${STAGE}/bootstrap" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+     WORLD_READ WORLD_EXECUTE)
+execute_process(COMMAND ldd "${BINARY}" OUTPUT_VARIABLE deps RESULT_VARIABLE rc ERROR_QUIET)
+set(libs "")
+if(rc EQUAL 0)
+  string(REGEX MATCHALL "=> (/[^ \n]+)" found "${deps}")
+  foreach(entry IN LISTS found)
+    string(REGEX REPLACE "^=> " "" lib "${entry}")
+    get_filename_component(name "${lib}" NAME)
+    # The C runtime and the loader come from the host (Lambda's provided runtimes have glibc too).
+    if(name MATCHES "^(libc|libm|libpthread|libdl|librt|libresolv|libutil|ld-linux.*)\\.so")
+      continue()
+    endif()
+    file(COPY_FILE "${lib}" "${STAGE}/lib/${name}" ONLY_IF_DIFFERENT)
+    list(APPEND libs "lib/${name}")
+  endforeach()
+endif()
+file(REMOVE "${ZIP}")
+find_program(ZIP_PROGRAM zip)
+if(ZIP_PROGRAM)
+  execute_process(COMMAND "${ZIP_PROGRAM}" -q -r "${ZIP}" bootstrap ${libs} WORKING_DIRECTORY "${STAGE}"
+                  RESULT_VARIABLE zrc)
+else()
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E tar cf "${ZIP}" --format=zip bootstrap ${libs}
+                  WORKING_DIRECTORY "${STAGE}" RESULT_VARIABLE zrc)
+endif()
+if(NOT zrc EQUAL 0)
+  message(FATAL_ERROR "could not write ${ZIP}")
+endif()
+list(LENGTH libs n)
+message(STATUS "${ZIP}: bootstrap + ${n} shared librar(ies)")
