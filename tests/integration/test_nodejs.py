@@ -184,3 +184,24 @@ def test_runtimes_the_host_cannot_serve(lam):
         lam.create_function(FunctionName="node-old", Runtime="nodejs16.x", Role=ROLE, Handler="index.handler",
                             Code={"ZipFile": make_zip({"index.js": "exports.handler = async () => 1;"})})
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_callback_waits_for_the_empty_event_loop_unless_told_not_to(lam):
+    import time
+    src = """
+let ticks = 0;
+exports.handler = (event, context, callback) => {
+  context.callbackWaitsForEmptyEventLoop = event.wait;
+  setTimeout(() => { ticks++; }, 1500);  // pending work after the callback
+  callback(null, {ticksBefore: ticks});
+};
+"""
+    create_node_function(lam, "node-loop", {"index.js": src})
+    invoke(lam, "node-loop", {"wait": True})  # cold start out of the way (and leaves ticks at 1)
+    started = time.time()
+    invoke(lam, "node-loop", {"wait": True})
+    assert time.time() - started >= 1.4  # answered only once the timer had run
+    started = time.time()
+    _, body, _ = invoke(lam, "node-loop", {"wait": False})
+    assert time.time() - started < 1.0  # answered at once; the timer stays pending
+    assert body == {"ticksBefore": 2}
