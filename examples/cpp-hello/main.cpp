@@ -1,18 +1,13 @@
-// aws-lambda-cpp's README hello-world, unchanged: it builds against lamina's C++ SDK
-// (runtimes/cpp) as it does against AWS's library.
+// aws-lambda-cpp's README hello-world, in its shape and with its includes: the same source builds
+// against AWS's library and against lamina's header-only SDK (runtimes/cpp).
 #include <aws/lambda-runtime/runtime.h>
 
 using namespace aws::lambda_runtime;
 
-static invocation_response my_handler(invocation_request const& req)
+invocation_response my_handler(invocation_request const& request)
 {
-    if (req.payload.length() > 42) {
-        return invocation_response::failure("error message here"/*error_message*/,
-                                            "error type here" /*error_type*/);
-    }
-
-    return invocation_response::success("json payload here" /*payload*/,
-                                        "application/json" /*MIME type*/);
+    (void)request;
+    return invocation_response::success("Hello, World!", "application/json");
 }
 
 int main()

@@ -1,387 +1,310 @@
-// lamina's C++ function SDK: a header-only, source-compatible stand-in for AWS's aws-lambda-cpp
-// (`#include <aws/lambda-runtime/runtime.h>`, `aws::lambda_runtime::run_handler`,
-// `invocation_request`, `invocation_response::success/failure`), so an existing C++ Lambda function
-// compiles against it unchanged — with nothing but the C++ standard library and POSIX sockets (no
-// libcurl). It speaks the Runtime API (2018-06-01) over one keep-alive HTTP/1.1 connection to
-// $AWS_LAMBDA_RUNTIME_API, reconnecting when the server closes it.
+// lamina's C++ function SDK: header-only and source-compatible with AWS's aws-lambda-cpp
+// (https://github.com/awslabs/aws-lambda-cpp), so an existing C++ Lambda function compiles against
+// it unchanged and needs nothing but the C++17 standard library and POSIX sockets (no libcurl).
 //
-// Single-threaded: run_handler() owns the calling thread for the life of the process.
+// A function calls run_handler(handler) from main(); it serves one invocation after another over
+// the Runtime API (2018-06-01) at $AWS_LAMBDA_RUNTIME_API, on one keep-alive HTTP/1.1 connection
+// (http_client.h). Code that drives the loop itself uses `runtime` (get_next / post_success /
+// post_failure) as with aws-lambda-cpp.
+//
+// Beyond aws-lambda-cpp, and harmless to it: each invocation exports its trace id as
+// _X_AMZN_TRACE_ID (unset when absent), a failure() response also names its errorType in the
+// Lambda-Runtime-Function-Error-Type header, and request ids are percent-encoded in URLs.
+//
+// Threads: run_handler() and a `runtime` belong to the thread that calls them; the handler runs on
+// that thread.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <utility>
 
+#include "aws/http/response.h"
+#include "aws/lambda-runtime/http_client.h"
+#include "aws/lambda-runtime/outcome.h"
+#include "aws/lambda-runtime/version.h"
+#include "aws/logging/logging.h"
+
 namespace aws {
 namespace lambda_runtime {
 
+// One invocation, as GET /runtime/invocation/next delivered it. Empty strings for absent headers.
 struct invocation_request {
-  std::string payload;           // the event, as the invoker sent it
+  std::string payload;           // the event, byte for byte
   std::string request_id;        // Lambda-Runtime-Aws-Request-Id
-  std::string xray_trace_id;     // Lambda-Runtime-Trace-Id (also exported as _X_AMZN_TRACE_ID)
-  std::string client_context;    // Lambda-Runtime-Client-Context (JSON), when invoked with one
-  std::string cognito_identity;  // Lambda-Runtime-Cognito-Identity (JSON), when present
-  std::string function_arn;      // Lambda-Runtime-Invoked-Function-Arn (qualified as invoked)
-  std::chrono::time_point<std::chrono::system_clock> deadline;  // Lambda-Runtime-Deadline-Ms
+  std::string xray_trace_id;     // Lambda-Runtime-Trace-Id
+  std::string client_context;    // Lambda-Runtime-Client-Context (JSON), from mobile SDK callers
+  std::string cognito_identity;  // Lambda-Runtime-Cognito-Identity (JSON), from Cognito callers
+  std::string function_arn;      // Lambda-Runtime-Invoked-Function-Arn, qualified as invoked
+  std::string content_type;      // Content-Type of the event
+  // Lambda-Runtime-Deadline-Ms; the Unix epoch when the header was missing.
+  std::chrono::time_point<std::chrono::system_clock> deadline;
+  std::string tenant_id;  // Lambda-Runtime-Aws-Tenant-Id (tenant-isolation mode)
 
+  // Until the deadline, by the system clock; negative once it has passed.
   std::chrono::milliseconds get_time_remaining() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::system_clock::now());
   }
 };
 
+class runtime;
+
+// What a handler returns: a result for the caller, or an error document.
 class invocation_response {
  public:
-  // A response with full control of the body (e.g. an error document with a stack trace).
-  invocation_response(std::string payload, std::string content_type, bool success)
-      : m_payload(std::move(payload)), m_content_type(std::move(content_type)), m_success(success) {}
+  // A response whose body the caller writes in full, e.g. an error document with a stack trace
+  // (success = false). No error-type header is sent for it.
+  invocation_response(std::string const& payload, std::string const& content_type, bool success)
+      : payload_(payload), content_type_(content_type), success_(success) {}
 
-  static invocation_response success(std::string const& payload, std::string const& content_type) {
-    return invocation_response(payload, content_type, true);
+  // `payload` goes to the caller unchanged, as `content_type` (text/html when empty, as in
+  // aws-lambda-cpp).
+  static invocation_response success(std::string payload, std::string content_type) {
+    invocation_response r;
+    r.payload_ = std::move(payload);
+    r.content_type_ = std::move(content_type);
+    r.success_ = true;
+    return r;
   }
-  // The body is {"errorMessage":..., "errorType":..., "stackTrace":[]}; content type application/json.
+
+  // The body {"errorMessage":..., "errorType":..., "stackTrace":[]} as application/json; both
+  // strings JSON-escaped (UTF-8 passes through).
   static invocation_response failure(std::string const& error_message, std::string const& error_type);
 
-  std::string const& get_payload() const { return m_payload; }
-  std::string const& get_content_type() const { return m_content_type; }
-  bool is_success() const { return m_success; }
+  std::string const& get_content_type() const { return content_type_; }
+  std::string const& get_payload() const { return payload_; }
+  bool is_success() const { return success_; }
 
  private:
-  std::string m_payload;
-  std::string m_content_type;
-  bool m_success;
+  friend class runtime;
+  invocation_response() = default;
+
+  std::string payload_;
+  std::string content_type_;
+  bool success_ = false;
+  std::string error_type_;  // set by failure() only: the Lambda-Runtime-Function-Error-Type header
 };
 
 namespace detail {
 
-inline std::string json_escape(std::string const& s) {
+inline std::string json_escape(std::string const& in) {
+  static char const kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
+  out.reserve(in.size());
+  for (char c : in) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
         } else {
-          out += char(c);
+          out += c;  // bytes >= 0x80 too: UTF-8 stays intact
         }
     }
   }
   return out;
 }
 
-inline bool iequals(std::string const& a, char const* b) {
-  size_t n = std::strlen(b);
-  if (a.size() != n) return false;
-  for (size_t i = 0; i < n; ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
+// `value` without control characters, so it cannot end its header line early.
+inline std::string header_safe(std::string const& value) {
+  std::string out;
+  for (char c : value)
+    if (c == '\t' || static_cast<unsigned char>(c) >= 0x20) out += c;
+  return out;
 }
 
-struct http_response {
-  int status = 0;
-  std::string headers;  // raw header block, one "name: value\r\n" per line
-  std::string body;
-
-  std::string header(char const* name) const {
-    size_t pos = 0;
-    while (pos < headers.size()) {
-      size_t end = headers.find("\r\n", pos);
-      if (end == std::string::npos) end = headers.size();
-      size_t colon = headers.find(':', pos);
-      if (colon != std::string::npos && colon < end && iequals(headers.substr(pos, colon - pos), name)) {
-        size_t v = colon + 1;
-        while (v < end && (headers[v] == ' ' || headers[v] == '\t')) ++v;
-        return headers.substr(v, end - v);
-      }
-      pos = end + 2;
-    }
-    return {};
-  }
-};
-
-// A blocking HTTP/1.1 client for one host:port, keeping its connection open between requests.
-class http_client {
- public:
-  explicit http_client(std::string host_port) {
-    size_t colon = host_port.rfind(':');
-    host_ = colon == std::string::npos ? host_port : host_port.substr(0, colon);
-    port_ = colon == std::string::npos ? "80" : host_port.substr(colon + 1);
-  }
-  ~http_client() { close_fd(); }
-  http_client(http_client const&) = delete;
-  http_client& operator=(http_client const&) = delete;
-
-  // Sends one request; on a stale keep-alive connection (the server closed it) reconnects and
-  // sends once more. False when the server cannot be reached or answered garbage.
-  bool request(char const* method, std::string const& path, std::string const& body, std::string const& extra_headers,
-               http_response& out) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      if (fd_ < 0 && !connect_fd()) return false;
-      std::string req = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + host_ + ":" + port_ +
-                        "\r\nUser-Agent: lamina-cpp-runtime\r\n" + extra_headers +
-                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-      if (write_all(req) && write_all(body) && read_response(out)) return true;
-      close_fd();
-    }
-    return false;
-  }
-
- private:
-  // The Runtime API address is numeric (127.0.0.1:9001 on Lambda and on lamina); name lookup is
-  // left out so that statically linked functions need no NSS modules at run time.
-  bool connect_fd() {
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-    std::string host = host_ == "localhost" ? std::string("127.0.0.1") : host_;
-    if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    uint16_t port = uint16_t(std::atoi(port_.c_str()));
-    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-      v4->sin_family = AF_INET;
-      v4->sin_port = htons(port);
-      len = sizeof *v4;
-    } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-      v6->sin6_family = AF_INET6;
-      v6->sin6_port = htons(port);
-      len = sizeof *v6;
+// Percent-encodes all but RFC 3986's unreserved characters (request ids are UUIDs: a no-op there).
+inline std::string percent_encode(std::string const& in) {
+  static char const kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : in) {
+    bool const unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '_' || c == '.' || c == '~';
+    if (unreserved) {
+      out += c;
     } else {
-      std::fprintf(stderr, "lambda runtime: AWS_LAMBDA_RUNTIME_API host '%s' is not an IP address\n", host_.c_str());
-      return false;
-    }
-    int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-      ::close(fd);
-      return false;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    fd_ = fd;
-    buf_.clear();
-    return true;
-  }
-  void close_fd() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    buf_.clear();
-  }
-  bool write_all(std::string const& data) {
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      off += size_t(n);
-    }
-    return true;
-  }
-  // Appends at least one byte to buf_; false at EOF or error. No timeout: GET /next blocks until
-  // an event arrives, by design.
-  bool fill() {
-    char chunk[65536];
-    for (;;) {
-      ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      buf_.append(chunk, size_t(n));
-      return true;
+      out += '%';
+      out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+      out += kHex[static_cast<unsigned char>(c) & 0xf];
     }
   }
-  bool read_line(std::string& line) {
-    size_t end;
-    while ((end = buf_.find("\r\n")) == std::string::npos)
-      if (!fill()) return false;
-    line = buf_.substr(0, end);
-    buf_.erase(0, end + 2);
-    return true;
-  }
-  bool read_exact(size_t n, std::string& out) {
-    while (buf_.size() < n)
-      if (!fill()) return false;
-    out.append(buf_, 0, n);
-    buf_.erase(0, n);
-    return true;
-  }
-  bool read_response(http_response& out) {
-    size_t head_end;
-    while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos)
-      if (!fill()) return false;
-    std::string status_line = buf_.substr(0, buf_.find("\r\n"));
-    if (status_line.compare(0, 5, "HTTP/") != 0 || status_line.size() < 12) return false;
-    out.status = std::atoi(status_line.c_str() + 9);
-    size_t first = status_line.size() + 2;
-    out.headers = buf_.substr(first, head_end + 2 - first);
-    buf_.erase(0, head_end + 4);
-    out.body.clear();
-    if (iequals(out.header("Transfer-Encoding"), "chunked")) {
-      for (;;) {
-        std::string size_line;
-        if (!read_line(size_line)) return false;
-        size_t size = std::strtoul(size_line.c_str(), nullptr, 16);
-        if (size == 0) {
-          std::string trailer;
-          do {
-            if (!read_line(trailer)) return false;
-          } while (!trailer.empty());
-          break;
-        }
-        std::string crlf;
-        if (!read_exact(size, out.body) || !read_line(crlf)) return false;
-      }
-    } else {
-      std::string length = out.header("Content-Length");
-      if (!length.empty() && !read_exact(std::strtoull(length.c_str(), nullptr, 10), out.body)) return false;
-    }
-    if (iequals(out.header("Connection"), "close")) close_fd();
-    return true;
-  }
+  return out;
+}
 
-  std::string host_, port_;
-  int fd_ = -1;
-  std::string buf_;  // bytes read past the last response
-};
+constexpr char const* kLogTag = "LAMBDA_RUNTIME";
 
 }  // namespace detail
 
 inline invocation_response invocation_response::failure(std::string const& error_message,
                                                         std::string const& error_type) {
-  return invocation_response("{\"errorMessage\":\"" + detail::json_escape(error_message) + "\",\"errorType\":\"" +
-                                 detail::json_escape(error_type) + "\",\"stackTrace\":[]}",
-                             "application/json", false);
+  invocation_response r;
+  r.payload_ = "{\"errorMessage\":\"" + detail::json_escape(error_message) + "\",\"errorType\":\"" +
+               detail::json_escape(error_type) + "\",\"stackTrace\":[]}";
+  r.content_type_ = "application/json";
+  r.success_ = false;
+  r.error_type_ = error_type;
+  return r;
 }
-
-// The result of a Runtime API call: the value, or the HTTP status (0 = no answer) it failed with.
-template <typename TResult>
-class outcome {
- public:
-  outcome(TResult result) : m_result(std::move(result)), m_status(0), m_success(true) {}  // NOLINT: implicit
-  static outcome failed(int status) {
-    outcome o{TResult{}};
-    o.m_status = status;
-    o.m_success = false;
-    return o;
-  }
-  bool is_success() const { return m_success; }
-  TResult const& get_result() const& { return m_result; }
-  TResult&& get_result() && { return std::move(m_result); }
-  int get_failure() const { return m_status; }
-
- private:
-  TResult m_result;
-  int m_status;
-  bool m_success;
-};
 
 struct no_result {};
 
-// The Runtime API client run_handler() uses, for functions that drive the loop themselves.
+// A Runtime API client. Failures are values: the HTTP status, or REQUEST_NOT_MADE when no answer
+// came. Not copyable: it owns the connection.
 class runtime {
  public:
-  using next_outcome = outcome<invocation_request>;
-  using post_outcome = outcome<no_result>;
+  using next_outcome = outcome<invocation_request, aws::http::response_code>;
+  using post_outcome = outcome<no_result, aws::http::response_code>;
 
-  explicit runtime(std::string const& endpoint) : m_client(endpoint) {}
+  // `endpoint` is "http://" + $AWS_LAMBDA_RUNTIME_API (the "http://" may be left out).
+  runtime(std::string const& endpoint, std::string const& user_agent)
+      : endpoint_(endpoint),
+        user_agent_header_("User-Agent: " + detail::header_safe(user_agent) + "\r\n"),
+        client_(endpoint) {}
+  runtime(std::string const& endpoint)  // NOLINT(google-explicit-constructor): implicit in aws-lambda-cpp too
+      : runtime(endpoint, std::string("AWS_Lambda_Cpp/") + get_version() + " (lamina)") {}
+  runtime(runtime const&) = delete;
+  runtime& operator=(runtime const&) = delete;
 
+  // Waits (without limit) for the next invocation. An answer without a request id is a failure.
   next_outcome get_next() {
-    detail::http_response res;
-    if (!m_client.request("GET", "/2018-06-01/runtime/invocation/next", "", "", res))
-      return next_outcome::failed(0);
-    if (res.status != 200) return next_outcome::failed(res.status);
+    http::response head;
+    std::string body;
+    if (!client_.exchange("GET", "/2018-06-01/runtime/invocation/next", user_agent_header_, "", head, body)) {
+      logging::log_error(detail::kLogTag, "Failed to get the next invocation: no answer from %s", endpoint_.c_str());
+      return http::response_code::REQUEST_NOT_MADE;
+    }
+    if (!is_2xx(head.get_response_code())) {
+      logging::log_error(detail::kLogTag, "Failed to get the next invocation: HTTP status %d",
+                         static_cast<int>(head.get_response_code()));
+      return head.get_response_code();
+    }
+    auto id = head.get_header("lambda-runtime-aws-request-id");
+    if (!id.is_success()) {
+      logging::log_error(detail::kLogTag, "The next invocation came without a Lambda-Runtime-Aws-Request-Id");
+      return http::response_code::REQUEST_NOT_MADE;
+    }
     invocation_request req;
-    req.payload = std::move(res.body);
-    req.request_id = res.header("Lambda-Runtime-Aws-Request-Id");
-    req.xray_trace_id = res.header("Lambda-Runtime-Trace-Id");
-    req.client_context = res.header("Lambda-Runtime-Client-Context");
-    req.cognito_identity = res.header("Lambda-Runtime-Cognito-Identity");
-    req.function_arn = res.header("Lambda-Runtime-Invoked-Function-Arn");
-    std::string deadline = res.header("Lambda-Runtime-Deadline-Ms");
-    req.deadline = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(std::strtoll(deadline.c_str(), nullptr, 10)));
-    return req;
+    req.payload = std::move(body);
+    req.request_id = std::move(id).get_result();
+    req.content_type = head.get_content_type();
+    copy_header(head, "lambda-runtime-trace-id", req.xray_trace_id);
+    copy_header(head, "lambda-runtime-client-context", req.client_context);
+    copy_header(head, "lambda-runtime-cognito-identity", req.cognito_identity);
+    copy_header(head, "lambda-runtime-invoked-function-arn", req.function_arn);
+    copy_header(head, "lambda-runtime-aws-tenant-id", req.tenant_id);
+    std::string deadline;
+    copy_header(head, "lambda-runtime-deadline-ms", deadline);
+    req.deadline += std::chrono::milliseconds(std::strtoll(deadline.c_str(), nullptr, 10));
+    return next_outcome(std::move(req));
   }
 
-  post_outcome post_success(std::string const& request_id, invocation_response const& response) {
-    return post(request_id + "/response", response, "");
+  // POSTs the response to /invocation/{request_id}/response.
+  post_outcome post_success(std::string const& request_id, invocation_response const& handler_response) {
+    return post(request_id, "/response", handler_response);
   }
-  post_outcome post_failure(std::string const& request_id, invocation_response const& response) {
-    return post(request_id + "/error", response, "Lambda-Runtime-Function-Error-Type: " + error_type_of(response) + "\r\n");
+
+  // POSTs the error document to /invocation/{request_id}/error.
+  post_outcome post_failure(std::string const& request_id, invocation_response const& handler_response) {
+    return post(request_id, "/error", handler_response);
   }
 
  private:
-  // The errorType of a failure() body, for the error-type header ("Unhandled" when absent).
-  static std::string error_type_of(invocation_response const& response) {
-    std::string const& p = response.get_payload();
-    size_t at = p.find("\"errorType\":\"");
-    if (at == std::string::npos) return "Unhandled";
-    at += 13;
-    size_t end = p.find('"', at);
-    std::string type = end == std::string::npos ? std::string() : p.substr(at, end - at);
-    for (char c : type)
-      if (c == '\\' || c == '\r' || c == '\n') return "Unhandled";
-    return type.empty() ? "Unhandled" : type;
+  static bool is_2xx(http::response_code code) {
+    return static_cast<int>(code) >= 200 && static_cast<int>(code) <= 299;
   }
-  post_outcome post(std::string const& tail, invocation_response const& response, std::string const& extra) {
-    detail::http_response res;
-    std::string headers = "Content-Type: " + response.get_content_type() + "\r\n" + extra;
-    if (!m_client.request("POST", "/2018-06-01/runtime/invocation/" + tail, response.get_payload(), headers, res))
-      return post_outcome::failed(0);
-    if (res.status < 200 || res.status >= 300) return post_outcome::failed(res.status);
+
+  static void copy_header(http::response const& head, char const* name, std::string& into) {
+    auto value = head.get_header(name);
+    if (value.is_success()) into = std::move(value).get_result();
+  }
+
+  post_outcome post(std::string const& request_id, char const* kind, invocation_response const& response) {
+    std::string const& type = response.get_content_type();
+    std::string headers =
+        user_agent_header_ + "Content-Type: " + (type.empty() ? "text/html" : detail::header_safe(type)) + "\r\n";
+    if (!response.is_success() && !response.error_type_.empty())
+      headers += "Lambda-Runtime-Function-Error-Type: " + detail::header_safe(response.error_type_) + "\r\n";
+    std::string const target = "/2018-06-01/runtime/invocation/" + detail::percent_encode(request_id) + kind;
+    http::response head;
+    std::string body;
+    if (!client_.exchange("POST", target, headers, response.get_payload(), head, body)) {
+      logging::log_error(detail::kLogTag, "Failed to send the result of invocation %s", request_id.c_str());
+      return http::response_code::REQUEST_NOT_MADE;
+    }
+    if (!is_2xx(head.get_response_code())) {
+      logging::log_error(detail::kLogTag, "The Runtime API refused the result of invocation %s: HTTP status %d: %s",
+                         request_id.c_str(), static_cast<int>(head.get_response_code()), body.c_str());
+      return head.get_response_code();
+    }
     return no_result{};
   }
 
-  detail::http_client m_client;
+  std::string endpoint_;
+  std::string user_agent_header_;  // a complete "User-Agent: ...\r\n" line
+  detail::HttpClient client_;
 };
 
-// Serves invocations with `handler` until the Runtime API goes away (the environment is being
-// shut down). Gives up after three failed attempts to fetch the next event in a row.
+// Serves invocations with `handler` for the life of the environment, as aws-lambda-cpp does: it
+// returns after three failed attempts in a row to get the next invocation (no pause between them),
+// or as soon as a result cannot be delivered (a non-2xx answer or a lost connection to the Runtime
+// API, such as 413 for an oversized response) — main() then usually exits, and the next invocation
+// starts a fresh environment.
+//
+// An exception thrown by `handler` is not caught: as with aws-lambda-cpp it leaves run_handler()
+// and, unless main() catches it, ends the process through std::terminate; the platform then
+// reports the invocation as failed (Runtime.ExitError).
 inline void run_handler(std::function<invocation_response(invocation_request const&)> const& handler) {
-  char const* endpoint = std::getenv("AWS_LAMBDA_RUNTIME_API");
-  if (!endpoint) {
-    std::fprintf(stderr, "AWS_LAMBDA_RUNTIME_API is not set: run this function in a Lambda environment\n");
+  char const* api = std::getenv("AWS_LAMBDA_RUNTIME_API");
+  if (api == nullptr || *api == '\0') {
+    logging::log_error(detail::kLogTag, "AWS_LAMBDA_RUNTIME_API is not set: run this function in a Lambda environment");
     return;
   }
-  runtime rt(endpoint);
+  runtime rt(std::string("http://") + api);
+  constexpr int kMaxFailures = 3;
   int failures = 0;
-  while (failures < 3) {
+  while (failures < kMaxFailures) {
     auto next = rt.get_next();
     if (!next.is_success()) {
       ++failures;
-      std::fprintf(stderr, "lambda runtime: failed to get the next invocation (HTTP %d)\n", next.get_failure());
       continue;
     }
     failures = 0;
-    invocation_request const& req = next.get_result();
-    if (!req.xray_trace_id.empty()) ::setenv("_X_AMZN_TRACE_ID", req.xray_trace_id.c_str(), 1);
-    else ::unsetenv("_X_AMZN_TRACE_ID");
-    invocation_response res = handler(req);
-    auto posted = res.is_success() ? rt.post_success(req.request_id, res) : rt.post_failure(req.request_id, res);
-    if (!posted.is_success())
-      std::fprintf(stderr, "lambda runtime: failed to post the result of %s (HTTP %d)\n", req.request_id.c_str(),
-                   posted.get_failure());
+    invocation_request const req = std::move(next).get_result();
+    if (req.xray_trace_id.empty()) {
+      ::unsetenv("_X_AMZN_TRACE_ID");
+    } else {
+      ::setenv("_X_AMZN_TRACE_ID", req.xray_trace_id.c_str(), 1);
+    }
+    invocation_response const res = handler(req);
+    auto const posted = res.is_success() ? rt.post_success(req.request_id, res) : rt.post_failure(req.request_id, res);
+    if (!posted.is_success()) return;
   }
+  logging::log_error(detail::kLogTag, "Giving up after %d failed attempts to get the next invocation", kMaxFailures);
 }
 
 }  // namespace lambda_runtime
