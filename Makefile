@@ -42,7 +42,7 @@ $(NODE_DEPS): tests/integration/node/package.json tests/integration/node/package
 	@cd tests/integration/node && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
 
 integration: $(NODE_DEPS)
-	LAMINA_BINARY=$(CURDIR)/$(TEST_BUILD)/lamina $(PYTEST) -q -p no:cacheprovider tests/integration runtimes/python runtimes/cpp
+	LAMINA_BINARY=$(CURDIR)/$(TEST_BUILD)/lamina $(PYTEST) -q -p no:cacheprovider tests/integration runtimes/python runtimes/nodejs runtimes/cpp
 
 SOURCES = $(shell git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp' 'bench/*.h' 2>/dev/null)
 
