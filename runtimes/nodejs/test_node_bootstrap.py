@@ -12,7 +12,7 @@ The last tests run AWS's own runtime interface client (npm aws-lambda-ric, insta
 ``make integration`` under tests/integration/node) against the same fake server and handlers and
 compare what both send; they skip when it is not installed.
 
-Run: /usr/bin/python3 -m pytest runtimes/nodejs/test_bootstrap.py
+Run: /usr/bin/python3 -m pytest runtimes/nodejs/test_node_bootstrap.py
 """
 
 import glob
