@@ -16,27 +16,13 @@
 #include <thread>
 #include <vector>
 
-#include "http/sigv4.h"
 #include "http_lite.h"
+#include "signed_request.h"
 #include "store/database.h"
 
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string signedInvoke(const std::string& hostPort, const std::string& function, bool event) {
-  lamina::http::Request req;
-  req.method = "POST";
-  req.target = "/2015-03-31/functions/" + function + "/invocations";
-  req.headers = {{"host", hostPort}};
-  if (event) req.headers.emplace_back("x-amz-invocation-type", "Event");
-  req.body = R"({"bench":true})";
-  lamina::http::sigv4::sign(req, {"test", "test"}, "us-east-1", "lambda", std::time(nullptr));
-  std::string raw = req.method + " " + req.target + " HTTP/1.1\r\n";
-  for (auto& [k, v] : req.headers) raw += k + ": " + v + "\r\n";
-  raw += "content-length: " + std::to_string(req.body.size()) + "\r\n\r\n" + req.body;
-  return raw;
-}
 
 // Requests with `expectStatus` answered per second over `conns` connections for `seconds`.
 double rate(const std::string& host, int port, const std::string& raw, const char* expectStatus, int conns,
@@ -121,11 +107,11 @@ int main(int argc, char** argv) {
   int port = std::atoi(hostPort.c_str() + hostPort.rfind(':') + 1);
 
   double naive = naiveDurableInserts(scratch, std::min(seconds, 3.0));
-  double sync16 = rate(host, port, signedInvoke(hostPort, function, false), " 200 ", 16, std::min(seconds, 3.0));
+  double sync16 = rate(host, port, bench::signedInvoke(hostPort, function, false), " 200 ", 16, std::min(seconds, 3.0));
 
   auto t0 = Clock::now();
   long accepted = 0;
-  double enqueue = rate(host, port, signedInvoke(hostPort, function, true), " 202 ", 16, seconds, &accepted);
+  double enqueue = rate(host, port, bench::signedInvoke(hostPort, function, true), " 202 ", 16, seconds, &accepted);
   long depth = queueDepth(host, port);
   auto deadline = Clock::now() + std::chrono::seconds(300);
   while (depth > 0 && Clock::now() < deadline) {

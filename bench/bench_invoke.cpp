@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "http/sigv4.h"
 #include "http_lite.h"
+#include "signed_request.h"
 
 using Clock = std::chrono::steady_clock;
 
@@ -142,34 +142,6 @@ std::vector<double> cloneNamespacesExecTrue(int iterations) {
   return out;
 }
 
-// A signed request as raw bytes, for any Lambda API call.
-std::string signedRequest(const std::string& hostPort, const std::string& method, const std::string& target,
-                          const std::string& body) {
-  lamina::http::Request req;
-  req.method = method;
-  req.target = target;
-  req.headers = {{"host", hostPort}};
-  req.body = body;
-  lamina::http::sigv4::sign(req, {"test", "test"}, "us-east-1", "lambda", std::time(nullptr));
-  std::string raw = req.method + " " + req.target + " HTTP/1.1\r\n";
-  for (auto& [k, v] : req.headers) raw += k + ": " + v + "\r\n";
-  raw += "content-length: " + std::to_string(req.body.size()) + "\r\n\r\n" + req.body;
-  return raw;
-}
-
-std::string signedInvoke(const std::string& hostPort, const std::string& function) {
-  lamina::http::Request req;
-  req.method = "POST";
-  req.target = "/2015-03-31/functions/" + function + "/invocations";
-  req.headers = {{"host", hostPort}};
-  req.body = R"({"bench":true})";
-  lamina::http::sigv4::sign(req, {"test", "test"}, "us-east-1", "lambda", std::time(nullptr));
-  std::string raw = req.method + " " + req.target + " HTTP/1.1\r\n";
-  for (auto& [k, v] : req.headers) raw += k + ": " + v + "\r\n";
-  raw += "content-length: " + std::to_string(req.body.size()) + "\r\n\r\n" + req.body;
-  return raw;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,7 +164,7 @@ int main(int argc, char** argv) {
   }
   std::string host = hostPort.substr(0, hostPort.rfind(':'));
   int port = std::atoi(hostPort.c_str() + hostPort.rfind(':') + 1);
-  std::string raw = signedInvoke(hostPort, function);
+  std::string raw = bench::signedInvoke(hostPort, function);
 
   auto base = loopbackRoundTrips(requests);
   double baseP50 = percentile(base, 50), baseP99 = percentile(base, 99);
@@ -234,8 +206,8 @@ int main(int argc, char** argv) {
     std::vector<double> cold;
     int cfd = bench::connectTo(host, port);
     for (int i = 0; i < coldRuns; ++i) {
-      std::string update = signedRequest(hostPort, "PUT", "/2015-03-31/functions/" + fn + "/configuration",
-                                         "{\"Description\":\"cold " + std::to_string(i) + "\"}");
+      std::string update = bench::signedRequest(hostPort, "PUT", "/2015-03-31/functions/" + fn + "/configuration",
+                                                "{\"Description\":\"cold " + std::to_string(i) + "\"}");
       if (!bench::writeAll(cfd, update) || !bench::readMessage(cfd, buf, m)) return {};
       // Let the retired environment's teardown finish: this measures one cold start, not a burst.
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -274,7 +246,7 @@ int main(int argc, char** argv) {
       auto colon = spec.find(':');
       if (spec.empty() || colon == std::string::npos) return true;
       std::string fn = spec.substr(0, colon), interp = spec.substr(colon + 1);
-      auto cold = coldStarts(fn, signedInvoke(hostPort, fn));
+      auto cold = coldStarts(fn, bench::signedInvoke(hostPort, fn));
       if (cold.empty()) return false;
       plainArgs.insert(plainArgs.begin(), interp);
       auto plain = forkExecCommand(plainArgs, coldRuns);
@@ -297,7 +269,7 @@ int main(int argc, char** argv) {
   if (auto comma = cpuFunctions.find(','); comma != std::string::npos) {
     auto timeWarm = [&](const std::string& fn) -> double {
       int cfd = bench::connectTo(host, port);
-      std::string invoke = signedInvoke(hostPort, fn);
+      std::string invoke = bench::signedInvoke(hostPort, fn);
       std::vector<double> runs;
       for (int i = 0; i < 4; ++i) {  // the first is the cold start, not counted
         auto t0 = Clock::now();

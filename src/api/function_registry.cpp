@@ -398,19 +398,11 @@ asio::awaitable<Result<ProvisionedConfig>> FunctionRegistry::setProvisioned(cons
                      "for function");
   }
   ProvisionedConfig pc{count, deps_.clock.nowMs()};
-  auto& repo = deps_.repo;
-  Result<void> written;
-  if (count > 0) {
-    store::FunctionRepo::Child child{
-        name, "provisioned", qualifier,
-        "{\"Requested\":" + std::to_string(count) + ",\"LastModified\":" + std::to_string(pc.lastModifiedMs) + "}"};
-    auto putJob = [&repo, child]() { return repo.putChild(child); };
-    written = co_await core::offload(deps_.blocking, std::move(putJob));
-  } else {
-    auto dropJob = [&repo, name, qualifier]() { return repo.removeChild(name, "provisioned", qualifier); };
-    written = co_await core::offload(deps_.blocking, std::move(dropJob));
-  }
-  if (!written && written.error().code() != Code::kNotFound) co_return std::unexpected(written.error());
+  std::optional<std::string> stored;
+  if (count > 0)
+    stored = "{\"Requested\":" + std::to_string(count) + ",\"LastModified\":" + std::to_string(pc.lastModifiedMs) + "}";
+  if (auto written = co_await writeChild(name, "provisioned", qualifier, std::move(stored)); !written)
+    co_return std::unexpected(written.error());
   auto it = functions_.find(name);
   if (it == functions_.end()) co_return fail(Code::kResourceNotFound, "Function not found: " + functionArn("", name));
   auto now = resolve(it->second, qualifier, false);
@@ -472,9 +464,25 @@ asio::awaitable<void> FunctionRegistry::dropEventInvokeConfig(const std::string&
   const std::string name = nameRef, key = keyRef;
   auto it = functions_.find(name);
   if (it == functions_.end() || !it->second.eventInvokeConfigs.erase(key)) co_return;
+  static_cast<void>(co_await writeChild(name, "event-invoke-config", key, std::nullopt));
+}
+
+asio::awaitable<Result<void>> FunctionRegistry::writeChild(const std::string& nameRef, const std::string& kindRef,
+                                                           const std::string& keyRef,
+                                                           std::optional<std::string> config) {
+  const std::string name = nameRef, kind = kindRef, key = keyRef;
   auto& repo = deps_.repo;
-  auto dropJob = [&repo, name, key]() { return repo.removeChild(name, "event-invoke-config", key); };
-  static_cast<void>(co_await core::offload(deps_.blocking, std::move(dropJob)));
+  Result<void> written;
+  if (config) {
+    store::FunctionRepo::Child child{name, kind, key, std::move(*config)};
+    auto putJob = [&repo, child]() { return repo.putChild(child); };
+    written = co_await core::offload(deps_.blocking, std::move(putJob));
+  } else {
+    auto dropJob = [&repo, name, kind, key]() { return repo.removeChild(name, kind, key); };
+    written = co_await core::offload(deps_.blocking, std::move(dropJob));
+    if (!written && written.error().code() == Code::kNotFound) written = {};
+  }
+  co_return written;
 }
 
 asio::awaitable<Result<void>> FunctionRegistry::setEventInvokeConfig(const std::string& nameRef,
@@ -483,17 +491,10 @@ asio::awaitable<Result<void>> FunctionRegistry::setEventInvokeConfig(const std::
   const std::string name = nameRef, qualifier = qualifierRef.empty() ? std::string("$LATEST") : qualifierRef;
   auto entry = beginUpdate(name, "");
   if (!entry) co_return std::unexpected(entry.error());
-  auto& repo = deps_.repo;
-  Result<void> written;
-  if (config) {
-    store::FunctionRepo::Child child{name, "event-invoke-config", qualifier, config->toStorage()};
-    auto putJob = [&repo, child]() { return repo.putChild(child); };
-    written = co_await core::offload(deps_.blocking, std::move(putJob));
-  } else {
-    auto dropJob = [&repo, name, qualifier]() { return repo.removeChild(name, "event-invoke-config", qualifier); };
-    written = co_await core::offload(deps_.blocking, std::move(dropJob));
-  }
-  if (!written && written.error().code() != Code::kNotFound) co_return std::unexpected(written.error());
+  std::optional<std::string> stored;
+  if (config) stored = config->toStorage();
+  if (auto written = co_await writeChild(name, "event-invoke-config", qualifier, std::move(stored)); !written)
+    co_return std::unexpected(written.error());
   auto it = functions_.find(name);
   if (it == functions_.end()) co_return fail(Code::kResourceNotFound, "The function doesn't exist.");
   if (config) {

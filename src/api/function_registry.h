@@ -116,6 +116,10 @@ class FunctionRegistry {
   std::shared_ptr<const runtime::FunctionImage> imageOf(const FunctionRecord& r) const;
   Result<FunctionEntry*> beginUpdate(const std::string& name, const std::string& expectedRevision);
   boost::asio::awaitable<Result<FunctionRecord>> commitUpdate(FunctionEntry& entry, FunctionRecord next);
+  // Writes (config set) or deletes (nullopt; an absent row is fine) one function_children row on
+  // the blocking pool.
+  boost::asio::awaitable<Result<void>> writeChild(const std::string& name, const std::string& kind,
+                                                  const std::string& key, std::optional<std::string> config);
   // Deletes the EventInvokeConfig of a version or alias that went away.
   boost::asio::awaitable<void> dropEventInvokeConfig(const std::string& name, const std::string& key);
 
