@@ -22,6 +22,7 @@
 #include "http/server.h"
 #include "runtime/notifier.h"
 #include "runtime/spares.h"
+#include "runtime/zygotes.h"
 
 namespace lamina::runtime {
 
@@ -117,6 +118,7 @@ struct StartSpareJob {
   sandbox::ProcessSpec spec;
   sandbox::CgroupLimits limits;
   Result<IsolatedSpawnJob::Started> operator()() {
+    spare.keeper.reset();  // a zygote's keeper waiting inside exits
     if (spare.cgroup) {
       if (auto r = spare.cgroup->setLimits(limits); !r) return std::unexpected(r.error());
     }
@@ -124,6 +126,49 @@ struct StartSpareJob {
     if (!process) return std::unexpected(process.error());
     return IsolatedSpawnJob::Started{std::move(*process), std::move(spare.cgroup), std::move(spare.api),
                                      std::move(spare.edge)};
+  }
+};
+
+// Starts the function with its runtime process forked from a zygote, in a spare (one is built if
+// the pool has none). If the zygote turns out to be gone, the environment is built the usual way
+// (`fallback`, an exec). Blocking.
+struct ZygoteStartJob {
+  std::optional<Spare> spare;
+  SpareOptions spareOptions;
+  std::shared_ptr<sandbox::Zygote> zygote;
+  std::string runtime;
+  std::vector<std::string> zygoteArgv;
+  IsolatedSpawnJob fallback;  // its spec is the exec's; its limits are the Init limits
+  Result<IsolatedSpawnJob::Started> operator()() {
+    if (!spare) {
+      auto built = buildSpare(spareOptions);
+      if (!built) return std::unexpected(built.error());
+      spare = std::move(*built);
+    }
+    if (!spare->keeper || spare->keeperRuntime != runtime) {  // joining a v1 cgroup now costs ms
+      spare->keeper.reset();
+      auto keeper = zygote->prepare(spare->shell->pidfd(), spare->cgroup.get());
+      if (!keeper) {
+        if (zygote->alive()) return std::unexpected(keeper.error());
+        std::fprintf(stderr, "lamina: the zygote died (%s); exec'ing instead\n", keeper.error().message().c_str());
+        return fallback();
+      }
+      spare->keeper = std::move(*keeper);
+    }
+    if (spare->cgroup) {
+      if (auto r = spare->cgroup->setLimits(fallback.limits); !r) return std::unexpected(r.error());
+    }
+    sandbox::ProcessSpec spec = fallback.spec;
+    spec.argv = zygoteArgv;
+    auto process = spare->shell->adopt(spec, *spare->keeper);
+    if (!process) {
+      if (zygote->alive()) return std::unexpected(process.error());
+      std::fprintf(stderr, "lamina: the zygote died during a cold start (%s); exec'ing instead\n",
+                   process.error().message().c_str());
+      return fallback();
+    }
+    return IsolatedSpawnJob::Started{std::move(*process), std::move(spare->cgroup), std::move(spare->api),
+                                     std::move(spare->edge)};
   }
 };
 
@@ -344,13 +389,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
     spec.runtimeDir = deps_.runtimes.dir();
     spec.tmpSizeMb = img.ephemeralStorageMb;
   }
-  spec.env = {
-      "PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-      "LANG=en_US.UTF-8",
-      "TZ=:UTC",
-      "LD_LIBRARY_PATH=/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:" + task + ":" + task + "/lib:/opt/lib",
-      "AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
-  };
+  spec.env = baseEnvironment(task);
   // Customer variables may override the defaults above, never the reserved ones below.
   for (const auto& [k, v] : img.variables) {
     std::string prefix = k + "=";
@@ -390,9 +429,25 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
   if (iso.namespaces) {
     // Init runs at full speed (Lambda's init boost); the MemorySize share applies once it ends.
     sandbox::CgroupLimits boot = sandbox::limitsForInit(img.memoryMb, iso.hostCpus);
+    // A zygote when the runtime has one running and nothing in the function's variables needs a
+    // fresh interpreter (zygoteCompatible).
+    std::shared_ptr<const ZygotePool::Ready> zygote;
+    if (iso.zygotes && iso.spares && !launch->zygote.empty()) {
+      zygote = iso.zygotes->get(launch->zygote);
+      if (zygote && !zygoteCompatible(zygote->env, spec.env)) zygote = nullptr;
+    }
     std::optional<Spare> spare = iso.spares ? iso.spares->take() : std::nullopt;
     Result<IsolatedSpawnJob::Started> started = fail(Code::kInternal, "not started");
-    if (spare) {
+    if (zygote) {
+      ZygoteStartJob job{
+          std::move(spare),
+          iso.spares->options(),
+          zygote->zygote,
+          launch->zygote,
+          launch->zygoteArgv,
+          {&deps_.sandbox, std::move(spec), iso.cgroups, "env-" + core::randomHex(12), boot, iso.edgePort}};
+      started = co_await core::offload(deps_.blocking, std::move(job));
+    } else if (spare) {
       StartSpareJob job{std::move(*spare), std::move(spec), boot};
       started = co_await core::offload(deps_.blocking, std::move(job));
     } else {

@@ -71,6 +71,7 @@ struct Isolation {
   http::ServerOptions edgeOptions;
   uint16_t edgePort = 0;                         // the port the edge listens on inside (the daemon's own port)
   class SparePool* spares = nullptr;             // prewarmed environments to start from (null: always build)
+  class ZygotePool* zygotes = nullptr;           // interpreters to fork runtime processes from (null: always exec)
   std::chrono::milliseconds freezeAfter{100};    // idle time before an environment is frozen
   std::chrono::milliseconds shutdownGrace{500};  // SIGTERM → SIGKILL on a graceful stop
 };

@@ -12,6 +12,7 @@
 
 namespace lamina::embedded {
 extern const std::string_view kPythonBootstrap;
+extern const std::string_view kPythonZygote;
 extern const std::string_view kNodeBootstrap;
 }  // namespace lamina::embedded
 
@@ -57,6 +58,22 @@ bool isExecutableFile(const std::filesystem::path& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
 }
 
+// "python3.11" → 11.
+int pythonMinor(const std::string& r) { return std::atoi(r.c_str() + 8); }
+
+// What lamina adds to a Python function's environment.
+std::vector<std::string> pythonEnvironment(const std::string& runtime) {
+  return {"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
+}
+
+// Variables the interpreter, the dynamic loader or libc read once at process start: a function
+// that sets one differently from its zygote must get a fresh interpreter.
+bool readAtStart(std::string_view name) {
+  for (std::string_view prefix : {"PYTHON", "LD_", "LC_", "MALLOC_"})
+    if (core::startsWith(name, prefix)) return true;
+  return name == "LANG" || name == "LANGUAGE" || name == "GLIBC_TUNABLES" || name == "AWS_LAMBDA_EXEC_WRAPPER";
+}
+
 std::string enumList() {
   std::string out;
   for (const char* r : kKnownRuntimes) {
@@ -68,9 +85,47 @@ std::string enumList() {
 
 }  // namespace
 
+std::vector<std::string> baseEnvironment(const std::string& taskRoot) {
+  return {
+      "PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+      "LANG=en_US.UTF-8",
+      "TZ=:UTC",
+      "LD_LIBRARY_PATH=/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:" + taskRoot + ":" + taskRoot + "/lib:/opt/lib",
+      "AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
+  };
+}
+
+bool zygoteCompatible(const std::vector<std::string>& zygoteEnv, const std::vector<std::string>& env) {
+  auto startupVars = [](const std::vector<std::string>& list) {
+    std::map<std::string_view, std::string_view> out;
+    for (const auto& e : list) {
+      std::string_view entry = e;
+      auto eq = entry.find('=');
+      std::string_view name = entry.substr(0, eq);
+      if (readAtStart(name)) out[name] = eq == std::string_view::npos ? std::string_view() : entry.substr(eq + 1);
+    }
+    return out;
+  };
+  return startupVars(zygoteEnv) == startupVars(env);
+}
+
+Result<Launch> RuntimeCatalog::zygoteLaunch(const std::string& runtime) {
+  if (!isPython3(runtime) || pythonMinor(runtime) < 9)
+    return fail(Code::kInvalidParameterValue, "no zygote for " + runtime);
+  auto interp = findInterpreter(runtime);
+  if (!interp) return fail(Code::kInvalidParameterValue, "python interpreter " + runtime + " is not available");
+  Launch l;
+  l.executable = *interp;
+  l.argv = {*interp, "-u", "/var/runtime/python/zygote.py"};
+  l.env = baseEnvironment("/var/task");
+  for (auto& e : pythonEnvironment(runtime)) l.env.push_back(std::move(e));
+  return l;
+}
+
 Result<std::unique_ptr<RuntimeCatalog>> RuntimeCatalog::open(std::filesystem::path dir) {
   if (auto r = writeClient(dir / "python", "bootstrap.py", embedded::kPythonBootstrap); !r)
     return std::unexpected(r.error());
+  if (auto r = writeClient(dir / "python", "zygote.py", embedded::kPythonZygote); !r) return std::unexpected(r.error());
   if (auto r = writeClient(dir / "nodejs", "bootstrap.mjs", embedded::kNodeBootstrap); !r)
     return std::unexpected(r.error());
   return std::unique_ptr<RuntimeCatalog>(new RuntimeCatalog(std::move(dir)));
@@ -162,7 +217,11 @@ Result<Launch> RuntimeCatalog::launch(const FunctionImage& image, const std::str
     if (!interp) return fail(Code::kInvalidParameterValue, "python interpreter " + image.runtime + " is not available");
     l.executable = *interp;
     l.argv = {*interp, "-u", runtimeRoot + "/python/bootstrap.py"};
-    l.env = {"AWS_EXECUTION_ENV=AWS_Lambda_" + image.runtime, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
+    l.env = pythonEnvironment(image.runtime);
+    if (pythonMinor(image.runtime) >= 9) {
+      l.zygote = image.runtime;
+      l.zygoteArgv = {runtimeRoot + "/python/bootstrap.py"};
+    }
     return l;
   }
   if (isCurrentNode(image.runtime)) {

@@ -22,7 +22,20 @@ struct Launch {
   std::string executable;
   std::vector<std::string> argv;
   std::vector<std::string> env;  // runtime-specific additions ("AWS_EXECUTION_ENV=...")
+  // A runtime with a zygote (zygoteLaunch): its name, and the process's argv when forked from it
+  // (what the interpreter would have made sys.argv). Empty: always exec.
+  std::string zygote;
+  std::vector<std::string> zygoteArgv;
 };
+
+// The variables every environment starts with, before the function's own (which may override
+// them) and the reserved ones. `taskRoot` is where the code appears (/var/task in a sandbox).
+std::vector<std::string> baseEnvironment(const std::string& taskRoot);
+
+// Whether a process forked from a zygote started with `zygoteEnv` behaves as one started fresh
+// with `env`: every variable read only at process start (PYTHON*, LD_*, LC_*, LANG, MALLOC_*,
+// GLIBC_TUNABLES, AWS_LAMBDA_EXEC_WRAPPER) is the same in both, or absent from both. Pure.
+bool zygoteCompatible(const std::vector<std::string>& zygoteEnv, const std::vector<std::string>& env);
 
 class RuntimeCatalog {
  public:
@@ -36,6 +49,10 @@ class RuntimeCatalog {
   // directory at `runtimeRoot` (in a sandbox: /var/task and /var/runtime; else the host paths).
   // Fails when the code lacks an executable bootstrap.
   Result<Launch> launch(const FunctionImage& image, const std::string& taskRoot, const std::string& runtimeRoot);
+  // How to start the zygote of `runtime` (python3.9 and later; run in a sandbox: /var/runtime
+  // paths): the interpreter with lamina's zygote program and the environment every function of
+  // that runtime starts with. Fails for runtimes without a zygote.
+  Result<Launch> zygoteLaunch(const std::string& runtime);
   // Where the built-in runtime clients were written (the host path of /var/runtime).
   const std::filesystem::path& dir() const { return dir_; }
 

@@ -30,43 +30,54 @@ struct SparePool::State {
   bool failing = false;  // the last prewarm failed: retry after a pause, say it once
 };
 
+Result<Spare> buildSpare(const SpareOptions& options) {
+  Spare spare;
+  // Generic limits: the most a function may have; taking the spare lowers them.
+  sandbox::CgroupLimits limits = sandbox::limitsForInit(10240, options.hostCpus);
+  std::string name = "env-" + core::randomHex(12);
+  sandbox::CgroupManager* cgroups = options.cgroups;
+  bool early = cgroups && cgroups->version() == "v2";  // v2 clones straight into the group
+  sandbox::ProcessSpec generic;
+  generic.runtimeDir = options.runtimeDir;
+  generic.listenPorts = {9001, options.edgePort};
+  if (early) {
+    auto cg = cgroups->create(name, limits);
+    if (!cg) return std::unexpected(cg.error());
+    spare.cgroup = std::move(*cg);
+    generic.cgroup = spare.cgroup.get();
+  }
+  auto shell = options.sandbox->prewarm(generic);
+  if (!shell) return std::unexpected(shell.error());
+  spare.shell = std::move(*shell);
+  pid_t pid = spare.shell->pid();
+  if (cgroups && !early) {
+    auto cg = cgroups->create(name, limits);
+    if (!cg) return std::unexpected(cg.error());
+    spare.cgroup = std::move(*cg);
+    if (auto r = spare.cgroup->addProcess(pid); !r) return std::unexpected(r.error());
+  }
+  auto listeners = spare.shell->takeListeners();
+  if (listeners.size() != 2) return fail(Code::kInternal, "sandbox: a spare came without its listeners");
+  spare.api = std::move(listeners[0]);
+  spare.edge = std::move(listeners[1]);
+  if (options.keeperSource) {  // best effort: without a keeper the cold start prepares its own
+    auto [runtime, zygote] = options.keeperSource();
+    if (zygote) {
+      auto keeper = zygote->prepare(spare.shell->pidfd(), spare.cgroup.get());
+      if (keeper) {
+        spare.keeper = std::move(*keeper);
+        spare.keeperRuntime = std::move(runtime);
+      }
+    }
+  }
+  return spare;
+}
+
 namespace {
 
-// Builds one spare. Blocking.
 struct PrewarmJob {
   SpareOptions options;
-  Result<Spare> operator()() const {
-    Spare spare;
-    // Generic limits: the most a function may have; taking the spare lowers them.
-    sandbox::CgroupLimits limits = sandbox::limitsForInit(10240, options.hostCpus);
-    std::string name = "env-" + core::randomHex(12);
-    sandbox::CgroupManager* cgroups = options.cgroups;
-    bool early = cgroups && cgroups->version() == "v2";  // v2 clones straight into the group
-    sandbox::ProcessSpec generic;
-    generic.runtimeDir = options.runtimeDir;
-    generic.listenPorts = {9001, options.edgePort};
-    if (early) {
-      auto cg = cgroups->create(name, limits);
-      if (!cg) return std::unexpected(cg.error());
-      spare.cgroup = std::move(*cg);
-      generic.cgroup = spare.cgroup.get();
-    }
-    auto shell = options.sandbox->prewarm(generic);
-    if (!shell) return std::unexpected(shell.error());
-    spare.shell = std::move(*shell);
-    pid_t pid = spare.shell->pid();
-    if (cgroups && !early) {
-      auto cg = cgroups->create(name, limits);
-      if (!cg) return std::unexpected(cg.error());
-      spare.cgroup = std::move(*cg);
-      if (auto r = spare.cgroup->addProcess(pid); !r) return std::unexpected(r.error());
-    }
-    auto listeners = spare.shell->takeListeners();
-    if (listeners.size() != 2) return fail(Code::kInternal, "sandbox: a spare came without its listeners");
-    spare.api = std::move(listeners[0]);
-    spare.edge = std::move(listeners[1]);
-    return spare;
-  }
+  Result<Spare> operator()() const { return buildSpare(options); }
 };
 
 // Destroys spares off the I/O thread (killing and reaping init, removing the cgroup block).
@@ -150,5 +161,7 @@ void SparePool::stop() {
 }
 
 size_t SparePool::ready() const { return state_->ready.size(); }
+
+const SpareOptions& SparePool::options() const { return state_->options; }
 
 }  // namespace lamina::runtime

@@ -18,6 +18,7 @@
 #include "core/unique_fd.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/zygote.h"
 
 namespace boost::asio {
 class io_context;
@@ -29,6 +30,9 @@ struct Spare {
   std::unique_ptr<sandbox::Shell> shell;
   std::unique_ptr<sandbox::Cgroup> cgroup;  // null without cgroups
   core::UniqueFd api, edge;                 // listening on 127.0.0.1:9001 and :edgePort inside
+  // A zygote's keeper already inside (zygote.h), for a cold start of `keeperRuntime`; else null.
+  std::string keeperRuntime;
+  std::unique_ptr<sandbox::Keeper> keeper;
 };
 
 struct SpareOptions {
@@ -38,7 +42,13 @@ struct SpareOptions {
   uint16_t edgePort = 0;
   int target = 2;
   int hostCpus = 1;
+  // Which zygote, if any, gives each new spare a keeper: the runtime's name and its zygote (the
+  // ZygotePool's guess of the next cold start's runtime), or {"", null}. Called while building.
+  std::function<std::pair<std::string, std::shared_ptr<sandbox::Zygote>>()> keeperSource;
 };
+
+// Builds one spare now (what the pool does in the background). Blocking; off the I/O thread.
+Result<Spare> buildSpare(const SpareOptions& options);
 
 class SparePool {
  public:
@@ -54,6 +64,7 @@ class SparePool {
   // No more refills; the spares left are destroyed (killed, their cgroups removed).
   void stop();
   size_t ready() const;
+  const SpareOptions& options() const;
 
   struct State;
 

@@ -60,6 +60,9 @@ class Cgroup {
   // v2: the group's directory, for clone3(CLONE_INTO_CGROUP), which starts a child already inside.
   // v1 has no such thing: -1.
   virtual int dirFd() const = 0;
+  // Open (write-only) cgroup.procs files, one per hierarchy: a process given them joins the group
+  // by writing "0" to each (a zygote's keeper does, before it forks the runtime process).
+  virtual Result<std::vector<core::UniqueFd>> openProcsFiles() = 0;
   // Changes the CPU quota (e.g. full speed during Init, then the MemorySize share). One write per
   // hierarchy: cheap enough for the I/O thread. A no-op without the cpu controller.
   virtual Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) = 0;

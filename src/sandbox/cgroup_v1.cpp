@@ -1,5 +1,6 @@
 // cgroup v1 backend: one tree per controller (<root>/cpu, memory, pids, freezer), each holding
 // lamina/<instance>/<name>. A group is one directory per tree; a process joins each separately.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -82,6 +83,16 @@ class V1Cgroup final : public Cgroup {
   }
   Result<void> setLimits(const CgroupLimits& limits) override { return apply(limits); }
   int dirFd() const override { return -1; }
+  Result<std::vector<UniqueFd>> openProcsFiles() override {
+    std::vector<UniqueFd> out;
+    for (size_t i = 0; i < dirs_.size(); ++i) {
+      if (!dirs_[i].valid()) continue;
+      UniqueFd fd(::openat(dirs_[i].get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
+      if (!fd.valid()) return failErrno("cgroup: opening cgroup.procs of " + shared_->hierarchies[i].name, errno);
+      out.push_back(std::move(fd));
+    }
+    return out;
+  }
   Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) override {
     int d = dirOf(kCpu);
     if (d < 0) return {};

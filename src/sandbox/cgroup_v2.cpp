@@ -1,6 +1,7 @@
 // cgroup v2 backend: one unified tree. Groups live at <root>/lamina/<instance>/<name>; the cpu,
 // memory and pids controllers are enabled down that path through cgroup.subtree_control. Freezing
 // is core (cgroup.freeze, no controller), killing is one write (cgroup.kill).
+#include <fcntl.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -50,6 +51,13 @@ class V2Cgroup final : public Cgroup {
   Result<void> addProcess(pid_t pid) override { return writeFile(dir_.get(), "cgroup.procs", std::to_string(pid)); }
   Result<void> setLimits(const CgroupLimits& limits) override { return apply(limits); }
   int dirFd() const override { return dir_.get(); }
+  Result<std::vector<UniqueFd>> openProcsFiles() override {
+    UniqueFd fd(::openat(dir_.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) return failErrno("cgroup: opening cgroup.procs", errno);
+    std::vector<UniqueFd> out;
+    out.push_back(std::move(fd));
+    return out;
+  }
   Result<void> setCpuQuota(int64_t quotaUs, int64_t periodUs) override {
     if (!shared_->cpu) return {};
     return writeFile(dir_.get(), "cpu.max", std::to_string(quotaUs) + " " + std::to_string(periodUs));

@@ -49,6 +49,7 @@
 #include "sandbox/netns.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/zygote.h"
 
 namespace lamina::sandbox {
 
@@ -59,6 +60,7 @@ using core::UniqueFd;
 // What init's /proc/<pid>/cmdline shows instead of the daemon's command line, which it inherited.
 constexpr char kInitCmdline[] = "lamina-init";
 constexpr int kSetupTimeoutMs = 10'000;
+constexpr int kZygoteStartTimeoutMs = 30'000;
 
 // Setup steps after the mount plan, for error messages. A ChildError's step is either an index into
 // the mount plan (>= 0) or -(one of these).
@@ -179,6 +181,12 @@ struct ChildContext {
   uint16_t listenPorts[4] = {};
   int listenCount = 0;
   int lisFd = -1;
+  // Adopt mode (Shell::adopt): init mounts the trees and drops privileges, then starts nothing; a
+  // zygote forks the runtime process into its namespaces.
+  bool adopt = false;
+  // A zygote (startZygote): only the mount namespace is new; no privilege drop, no seccomp, no
+  // init; passFd (the control socket) stays open across the exec.
+  int passFd = -1;
   std::vector<int> keep;  // sorted; every other descriptor >= 3 is closed first thing
 };
 
@@ -252,6 +260,7 @@ struct StartHeader {
   uint32_t fds;  // SCM_RIGHTS descriptors: the /var/task tree, then the /opt tree when hasOpt
   uint32_t hasTask, hasOpt;
   uint32_t remountTmp;  // then a mount option string ("size=1024m") follows the header
+  uint32_t adopt;       // start nothing: a zygote forks the process in (Shell::adopt)
 };
 
 void receiveStart(ChildContext& c) {
@@ -272,6 +281,7 @@ void receiveStart(ChildContext& c) {
     childFail(c, -kStepStartMessage, EMSGSIZE);
   StartHeader h;
   std::memcpy(&h, c.message.data(), sizeof h);
+  c.adopt = h.adopt != 0;
   int fds[2] = {-1, -1};
   for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
     if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
@@ -416,28 +426,45 @@ int makeListeners(const ChildContext& c) {
   // vfork: the process borrows init's memory until it execs, so the daemon's page tables, which
   // init still carries, are not copied a second time (that copy was half the spawn time under
   // ASan). Not fork(): it would run the daemon's atfork handlers, and ASan's take locks.
-  pid_t child = ::vfork();
-  if (child < 0) childFail(c, -kStepFork, errno);
-  if (child == 0) runProcess(c);
-  ::close(c.errFd);  // the daemon sees EOF once the process has exec'd too
+  // Adopt mode: no process of init's own; a zygote's keeper forks it in and relays its status, and
+  // the daemon signals it directly. Init only reaps orphans until the daemon kills it.
+  pid_t child = -1;
+  if (!c.adopt) {
+    child = ::vfork();
+    if (child < 0) childFail(c, -kStepFork, errno);
+    if (child == 0) runProcess(c);
+  }
+  ::close(c.errFd);  // the daemon sees EOF once the process has exec'd too (adopt: once set up)
 
   for (;;) {
     siginfo_t info;
     int sig = ::sigwaitinfo(&all, &info);
     if (sig < 0) continue;
     if (sig != SIGCHLD) {
-      ::kill(child, sig);
+      if (child > 0) ::kill(child, sig);
       continue;
     }
     int status = 0;
     pid_t reaped;
     while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
-      if (reaped == child) {
+      if (reaped == child && child > 0) {
         [[maybe_unused]] auto n = ::write(c.statusFd, &status, sizeof status);
         ::_exit(0);  // the kernel kills the rest of the namespace
       }
     }
   }
+}
+
+// A zygote: a new mount namespace with the generic view, everything else the host's, root with
+// every capability; passFd survives the exec.
+[[noreturn]] void runZygoteChild(ChildContext& c) {
+  if (int err = setUpDescriptors(c)) childFail(c, -kStepFds, err);
+  if (::fcntl(c.passFd, F_SETFD, 0) != 0) childFail(c, -kStepFds, errno);
+  size_t failed = 0;
+  if (int err = runMountPlan(c.plan, &failed)) childFail(c, static_cast<int>(failed), err);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) childFail(c, -kStepParentDeath, errno);
+  if (::chdir(c.cwd) != 0) childFail(c, -kStepCwd, errno);
+  runProcess(c);  // the daemon sees EOF on the error pipe once it exec'd
 }
 
 // A user namespace's id maps: `uid`/`gid` inside are the daemon's own ids outside (the only
@@ -680,6 +707,46 @@ Result<UniqueFd> detachedTree(const std::filesystem::path& dir) {
   return fd;
 }
 
+// A runtime process a zygote forked into a shell (Shell::adopt). Its exit shows on the relay (the
+// keeper's "X" record); signals go to it directly; SIGKILL to init takes the whole namespace down.
+class AdoptedProcess final : public Process {
+ public:
+  AdoptedProcess(pid_t initPid, UniqueFd initPidfd, Keeper::Forked forked)
+      : initPid_(initPid), initPidfd_(std::move(initPidfd)), forked_(std::move(forked)) {}
+  ~AdoptedProcess() override {
+    kill();
+    while (::waitpid(initPid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  pid_t pid() const override { return initPid_; }
+  int exitFd() const override { return forked_.relay.get(); }
+  int outputFd() const override { return forked_.output.get(); }
+  void kill() override { ::syscall(SYS_pidfd_send_signal, initPidfd_.get(), SIGKILL, nullptr, 0); }
+  void terminate() override {
+    if (!status_) ::syscall(SYS_pidfd_send_signal, forked_.pidfd.get(), SIGTERM, nullptr, 0);
+  }
+  std::optional<int> tryReap() override {
+    if (!status_) status_ = readRelayedStatus(forked_.relay.get());
+    if (status_) kill();  // init outlives the process in adopt mode; the namespace goes with it
+    return status_;
+  }
+  uint64_t peakMemoryBytes() const override {
+    if (status_) return 0;
+    std::ifstream in("/proc/" + std::to_string(forked_.pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+    }
+    return 0;
+  }
+
+ private:
+  pid_t initPid_;
+  UniqueFd initPidfd_;
+  Keeper::Forked forked_;
+  std::optional<int> status_;
+};
+
 class NamespaceShell final : public Shell {
  public:
   NamespaceShell(pid_t pid, UniqueFd pidfd, UniqueFd err, UniqueFd status, UniqueFd output, UniqueFd ctl,
@@ -700,9 +767,30 @@ class NamespaceShell final : public Shell {
     }
   }
   pid_t pid() const override { return pid_; }
+  int pidfd() const override { return pidfd_.get(); }
   std::vector<UniqueFd> takeListeners() override { return std::move(listeners_); }
 
   Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) override {
+    if (auto sent = sendStart(spec, /*adopt=*/false); !sent) return std::unexpected(sent.error());
+    if (auto ok = awaitSetup(err_.get(), plan_); !ok) return std::unexpected(ok.error());  // the destructor kills
+    ::fcntl(output_.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(status_.get(), F_SETFL, O_NONBLOCK);
+    return std::unique_ptr<Process>(
+        new NamespaceProcess(pid_, std::move(pidfd_), std::move(output_), std::move(status_)));
+  }
+
+  Result<std::unique_ptr<Process>> adopt(const ProcessSpec& spec, Keeper& keeper) override {
+    if (auto sent = sendStart(spec, /*adopt=*/true); !sent) return std::unexpected(sent.error());
+    if (auto ok = awaitSetup(err_.get(), plan_); !ok) return std::unexpected(ok.error());
+    auto forked = keeper.start(spec);
+    if (!forked) return std::unexpected(forked.error());  // the destructor kills init and all inside
+    return std::unique_ptr<Process>(new AdoptedProcess(pid_, std::move(pidfd_), std::move(*forked)));
+  }
+
+ private:
+  // The start message (StartHeader): the function's trees as detached mounts, /tmp's size, argv
+  // and environment (none in adopt mode, where init execs nothing).
+  Result<void> sendStart(const ProcessSpec& spec, bool adopt) {
     if (!pidfd_.valid()) return fail(Code::kInternal, "sandbox: shell already started");
     std::vector<UniqueFd> trees;
     StartHeader h{};
@@ -718,8 +806,9 @@ class NamespaceShell final : public Shell {
       trees.push_back(std::move(*t));
       h.hasOpt = 1;
     }
-    h.argc = static_cast<uint32_t>(spec.argv.size());
-    h.envc = static_cast<uint32_t>(spec.env.size());
+    h.adopt = adopt ? 1 : 0;
+    h.argc = adopt ? 0 : static_cast<uint32_t>(spec.argv.size());
+    h.envc = adopt ? 0 : static_cast<uint32_t>(spec.env.size());
     h.fds = static_cast<uint32_t>(trees.size());
     h.remountTmp = spec.tmpSizeMb != tmpSizeMb_ ? 1 : 0;
     std::string body(reinterpret_cast<const char*>(&h), sizeof h);
@@ -728,10 +817,12 @@ class NamespaceShell final : public Shell {
       body.push_back('\0');
     };
     if (h.remountTmp) add("size=" + std::to_string(spec.tmpSizeMb) + "m");
-    add(spec.executable);
-    add(!spec.cwd.empty() ? spec.cwd.string() : spec.taskDir.empty() ? "/" : "/var/task");
-    for (const auto& a : spec.argv) add(a);
-    for (const auto& e : spec.env) add(e);
+    add(adopt ? "-" : spec.executable);
+    add(adopt || spec.cwd.empty() ? (spec.taskDir.empty() ? "/" : "/var/task") : spec.cwd.string());
+    if (!adopt) {
+      for (const auto& a : spec.argv) add(a);
+      for (const auto& e : spec.env) add(e);
+    }
     if (body.size() > kMaxStartMessage || spec.argv.size() + spec.env.size() + 2 > kMaxStartPointers)
       return fail(Code::kInternal, "sandbox: argv and environment too large");
 
@@ -755,14 +846,9 @@ class NamespaceShell final : public Shell {
     }
     if (sent != static_cast<ssize_t>(body.size())) return failErrno("sandbox: sending the start message", errno);
     ctl_.reset();
-    if (auto ok = awaitSetup(err_.get(), plan_); !ok) return std::unexpected(ok.error());  // the destructor kills
-    ::fcntl(output_.get(), F_SETFL, O_NONBLOCK);
-    ::fcntl(status_.get(), F_SETFL, O_NONBLOCK);
-    return std::unique_ptr<Process>(
-        new NamespaceProcess(pid_, std::move(pidfd_), std::move(output_), std::move(status_)));
+    return {};
   }
 
- private:
   pid_t pid_;
   UniqueFd pidfd_, err_, status_, output_, ctl_;
   MountPlan plan_;
@@ -855,6 +941,76 @@ class NamespaceSandbox final : public Sandbox {
     return std::unique_ptr<Shell>(new NamespaceShell(
         pid, std::move(pidfdOwner), std::move(errPipe.first), std::move(statusPipe.first), std::move(outPipe.first),
         std::move(ctlParent), std::move(c.plan), generic.tmpSizeMb, std::move(listeners)));
+  }
+
+  Result<std::unique_ptr<Zygote>> startZygote(const ProcessSpec& spec) override {
+    if (!filter_) return std::unexpected(filter_.error());
+    if (options_.userNamespace) return fail(Code::kInternal, "zygotes need a root daemon (no user namespace mode)");
+    auto plan = planView({{}, {}, spec.runtimeDir, spec.tmpSizeMb, options_.maskPaths});
+    if (!plan) return std::unexpected(plan.error());
+    auto pipes = makeChildPipes();
+    if (!pipes) return std::unexpected(pipes.error());
+    auto& [errPipe, statusPipe, outPipe] = *pipes;
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+      return failErrno("sandbox: socketpair", errno);
+    UniqueFd control(pair[0]);
+    auto passed = aboveStdio(UniqueFd(pair[1]));
+    if (!passed) return std::unexpected(passed.error());
+    std::vector<std::string> env = spec.env;
+    env.push_back("LAMINA_ZYGOTE_FD=" + std::to_string(passed->get()));
+
+    ChildContext c = context(std::move(*plan), spec.hostname, *pipes);
+    c.executable = spec.executable.c_str();
+    c.cwd = "/";
+    for (const auto& a : spec.argv) c.argv.push_back(const_cast<char*>(a.c_str()));
+    c.argv.push_back(nullptr);
+    for (const auto& e : env) c.envp.push_back(const_cast<char*>(e.c_str()));
+    c.envp.push_back(nullptr);
+    c.argvp = c.argv.data();
+    c.envpp = c.envp.data();
+    c.passFd = passed->get();
+    c.keep = {c.errFd, c.outputFd, c.passFd};
+    std::sort(c.keep.begin(), c.keep.end());
+
+    int pidfd = -1;
+    clone_args args{};
+    args.flags = CLONE_NEWNS | CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) return failErrno("sandbox: clone3 (zygote)", errno);
+    if (pid == 0) runZygoteChild(c);
+    UniqueFd pidfdOwner(pidfd);
+    errPipe.second.reset();
+    statusPipe.second.reset();
+    outPipe.second.reset();
+    passed->reset();
+    auto process = std::make_unique<NamespaceProcess>(static_cast<pid_t>(pid), std::move(pidfdOwner),
+                                                      std::move(outPipe.first), std::move(statusPipe.first));
+    if (auto ok = awaitSetup(errPipe.first.get(), c.plan); !ok) return std::unexpected(ok.error());
+
+    // Its settings, then the seccomp program; it answers "R" once everything is imported.
+    std::string settings =
+        std::to_string(options_.uid) + '\0' + std::to_string(options_.gid) + '\0' + std::to_string(lastCap_) + '\0';
+    const auto& filter = *filter_;
+    if (::send(control.get(), settings.data(), settings.size(), MSG_NOSIGNAL) < 0 ||
+        ::send(control.get(), filter.data(), filter.size() * sizeof(sock_filter), MSG_NOSIGNAL) < 0)
+      return failErrno("sandbox: configuring the zygote", errno);
+    pollfd pfd{control.get(), POLLIN, 0};
+    int ready;
+    while ((ready = ::poll(&pfd, 1, kZygoteStartTimeoutMs)) < 0 && errno == EINTR) {
+    }
+    char answer = 0;
+    if (ready <= 0 || ::recv(control.get(), &answer, 1, 0) != 1 || answer != 'R') {
+      std::string said(4096, '\0');
+      ::fcntl(process->outputFd(), F_SETFL, O_NONBLOCK);
+      ssize_t n = ::read(process->outputFd(), said.data(), said.size());
+      said.resize(n > 0 ? static_cast<size_t>(n) : 0);
+      return fail(Code::kInternal, std::string("sandbox: the zygote did not start") +
+                                       (ready == 0 ? " within 30 s" : "") + (said.empty() ? "" : ": " + said));
+    }
+    return std::make_unique<Zygote>(std::move(process), std::move(control));
   }
 
   Result<std::unique_ptr<Process>> spawn(const ProcessSpec& spec) override {

@@ -22,6 +22,8 @@
 namespace lamina::sandbox {
 
 class Cgroup;
+class Keeper;
+class Zygote;
 
 struct ProcessSpec {
   std::string executable;         // absolute path of what to exec
@@ -80,11 +82,17 @@ class Shell {
   virtual ~Shell() = default;
   // The host pid of its init (e.g. for /proc/<pid>/ns/net, or to join a cgroup before start()).
   virtual pid_t pid() const = 0;
+  // A pidfd of its init (Zygote::prepare joins its namespaces through it); -1 once started.
+  virtual int pidfd() const = 0;
   // The listeners of the generic spec's listenPorts, made inside at prewarm time (once).
   virtual std::vector<core::UniqueFd> takeListeners() = 0;
   // Once: binds spec.taskDir and spec.optDir, sizes /tmp, drops privileges and execs the process.
   // Uses executable, argv, env, cwd, taskDir, optDir and tmpSizeMb of `spec`.
   virtual Result<std::unique_ptr<Process>> start(const ProcessSpec& spec) = 0;
+  // Once, instead of start(): binds the trees and sizes /tmp as start() does, then has `keeper`
+  // (a zygote's, inside this shell: Zygote::prepare) fork the runtime process (zygote.h) rather
+  // than exec'ing anything. Uses argv, env, cwd, taskDir, optDir and tmpSizeMb of `spec`.
+  virtual Result<std::unique_ptr<Process>> adopt(const ProcessSpec& spec, Keeper& keeper) = 0;
 };
 
 class Sandbox {
@@ -96,6 +104,10 @@ class Sandbox {
   virtual Result<std::unique_ptr<Shell>> prewarm([[maybe_unused]] const ProcessSpec& generic) {
     return fail(Code::kInternal, "this sandbox cannot prewarm environments");
   }
+  // A zygote (zygote.h) running `spec` (executable, argv, env, runtimeDir; cwd is /): the
+  // interpreter with lamina's zygote program. Returns once it reported ready. The plain backend
+  // has none.
+  virtual Result<std::unique_ptr<Zygote>> startZygote(const ProcessSpec& spec);  // zygote.cpp
   virtual std::string_view name() const = 0;
 };
 

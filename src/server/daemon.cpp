@@ -28,6 +28,7 @@
 #include "invoke/invoker.h"
 #include "runtime/runtimes.h"
 #include "runtime/spares.h"
+#include "runtime/zygotes.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/scheduler.h"
 #include "server/isolation.h"
@@ -155,11 +156,16 @@ int runDaemon(const DaemonOptions& opt) {
   std::unique_ptr<runtime::SparePool> spares;
   // Spares need root: a shell's code tree is passed as a mount fd, which only a privileged daemon
   // can make. In user namespace mode every environment is built from scratch.
+  std::unique_ptr<runtime::ZygotePool> zygotes;
   if (isolation->namespaces && !isolation->userNamespaces && opt.spares > 0) {
-    spares = std::make_unique<runtime::SparePool>(
-        io, blocking,
-        runtime::SpareOptions{sandbox, isolation->cgroups.get(), (*runtimes)->dir(), envIsolation.edgePort, opt.spares,
-                              envIsolation.hostCpus});
+    runtime::SpareOptions spareOptions{sandbox,    isolation->cgroups.get(), (*runtimes)->dir(), envIsolation.edgePort,
+                                       opt.spares, envIsolation.hostCpus};
+    if (opt.zygotes) {
+      zygotes = std::make_unique<runtime::ZygotePool>(blocking, *sandbox, **runtimes);
+      envIsolation.zygotes = zygotes.get();
+      spareOptions.keeperSource = [z = zygotes.get()]() { return z->forSpares(); };
+    }
+    spares = std::make_unique<runtime::SparePool>(io, blocking, std::move(spareOptions));
     envIsolation.spares = spares.get();
   }
   runtime::EnvironmentDeps envDeps{io,
@@ -212,6 +218,12 @@ int runDaemon(const DaemonOptions& opt) {
                                           return std::pair<int, int>{st.allocated, st.allocated - st.available};
                                         }) +
                asyncQueue.renderMetrics();
+      if (zygotes) {
+        r.body +=
+            "# HELP lamina_zygotes_running Pre-started interpreters that cold starts fork from.\n"
+            "# TYPE lamina_zygotes_running gauge\nlamina_zygotes_running " +
+            std::to_string(zygotes->ready()) + "\n";
+      }
       co_return r;
     }
     if (path == "/_lamina/health") {
@@ -266,6 +278,7 @@ int runDaemon(const DaemonOptions& opt) {
           }
           edge->stop();
           if (spares) spares->stop();
+          if (zygotes) zygotes->stop();
           scheduler.shutdownAll();
           logStore.flush();
           io.stop();

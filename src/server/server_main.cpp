@@ -48,6 +48,12 @@ int serverMain(int argc, char** argv) {
                  "prewarmed environments kept ready so cold starts skip namespace and cgroup creation")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
+  std::string zygotes = "on";
+  app.add_option("--zygotes", zygotes,
+                 "fork Python runtime processes from a pre-started, pre-imported interpreter (namespace sandbox "
+                 "with spare environments; off = always exec the interpreter)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   int graceMs = 500;
   app.add_option("--shutdown-grace-ms", graceMs,
                  "milliseconds a stopping idle environment's runtime gets between SIGTERM and SIGKILL")
@@ -93,6 +99,7 @@ int serverMain(int argc, char** argv) {
   opt.drainLimit = std::chrono::milliseconds(int64_t(drainSeconds * 1000));
   opt.busyPoll = std::chrono::microseconds(busyPollUs);
   opt.freezeAfter = std::chrono::milliseconds(freezeAfterMs);
+  opt.zygotes = zygotes == "on";
   opt.shutdownGrace = std::chrono::milliseconds(graceMs);
   opt.adaptiveKeepAlive = keepAlivePolicy == "adaptive";
   opt.asyncRetryDelays.clear();

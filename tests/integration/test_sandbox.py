@@ -1,6 +1,9 @@
 """Isolation and resources, seen from inside real functions (issue 3): the namespace sandbox,
 cgroup limits, freezing, OOM kills, graceful shutdown and leak-freedom. The daemon runs with
-`--sandbox namespace`, so a machine that cannot isolate fails here instead of falling back."""
+`--sandbox namespace`, so a machine that cannot isolate fails here instead of falling back.
+
+Every test on the `server` fixture runs twice (issue 6): with runtime processes exec'd, and with
+them forked from a Python zygote (every probe then checks that it was zygote-born)."""
 import hashlib
 import json
 import os
@@ -67,6 +70,8 @@ def handler(event, context):
         return {"listening": _listening(), "connect": _try(lambda: _connect(event["port"]))}
     if op == "cgroup":
         return open("/proc/self/cgroup").read()
+    if op == "born":  # a zygote-born process still runs the zygote's program
+        return "zygote" if b"zygote.py" in open("/proc/self/cmdline", "rb").read() else "exec"
     if op == "tmp_size":
         st = os.statvfs("/tmp")
         return st.f_blocks * st.f_frsize
@@ -97,11 +102,34 @@ def handler(event, context):
 '''
 
 
-@pytest.fixture
-def server(tmp_path):
-    s = LaminaServer(tmp_path / "data", extra_args=["--sandbox", "namespace"]).start()
+MODE = None  # of the current `server` fixture: "exec" or "zygote"; None for tests with their own daemon
+
+
+def zygotes_running(server):
+    import urllib.request
+    text = urllib.request.urlopen(server.endpoint + "/metrics", timeout=5).read().decode()
+    m = re.search(r"^lamina_zygotes_running (\d+)$", text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def start_zygote(server, lam):
+    """Makes the daemon start its python3.11 zygote (the first cold start asks for it) and waits."""
+    create_python_function(lam, "zygote-warmup", "def handler(e, c):\n    return 1\n")
+    lam.invoke(FunctionName="zygote-warmup", Payload=b"{}")
+    assert wait_for(lambda: zygotes_running(server) >= 1, timeout=30), "the zygote did not start"
+
+
+@pytest.fixture(params=["exec", "zygote"])
+def server(tmp_path, request):
+    global MODE
+    MODE = request.param
+    s = LaminaServer(tmp_path / "data", extra_args=["--sandbox", "namespace", "--zygotes",
+                                                    "on" if MODE == "zygote" else "off"]).start()
+    if MODE == "zygote":
+        start_zygote(s, s.client("lambda"))
     yield s
     s.stop()
+    MODE = None
 
 
 @pytest.fixture
@@ -118,6 +146,8 @@ def call(lam, name, **event):
 
 def probe(lam, name="probe", **kw):
     create_python_function(lam, name, PROBE, Timeout=kw.pop("Timeout", 10), **kw)
+    if MODE is not None:
+        assert call(lam, name, op="born") == MODE
     return name
 
 
@@ -155,6 +185,18 @@ def children(pid):
             fields = stat.rsplit(")", 1)[1].split()
             if int(fields[1]) == pid:
                 out.append(int(p))
+    return out
+
+
+def daemon_children(pid):
+    """The daemon's children but its zygotes (which live as long as the daemon)."""
+    out = []
+    for c in children(pid):
+        try:
+            if b"zygote.py" not in open(f"/proc/{c}/cmdline", "rb").read():
+                out.append(c)
+        except OSError:
+            pass
     return out
 
 
@@ -381,11 +423,13 @@ def test_no_leaks_after_create_invoke_delete_loop(tmp_path, spares):
         lam = server.client()
         pid = server.proc.pid
         # Spares are children of the daemon with their own cgroup, waiting to become environments.
-        settled = lambda: len(children(pid)) == spares and len(instance_groups(server)) == spares  # noqa: E731
-        assert wait_for(settled, 10), (children(pid), instance_groups(server))
+        settled = lambda: len(daemon_children(pid)) == spares and len(instance_groups(server)) == spares  # noqa: E731
+        assert wait_for(settled, 10), (daemon_children(pid), instance_groups(server))
         create_python_function(lam, "warmup", "def handler(e, c):\n    return 'ok'\n")
         lam.invoke(FunctionName="warmup")
         lam.delete_function(FunctionName="warmup")
+        if spares:  # with spares the first cold start starts the python zygote: part of the baseline
+            assert wait_for(lambda: zygotes_running(server) >= 1, 30)
         assert wait_for(settled, 10)
         baseline_fds = open_fds(pid)
         for i in range(8):
@@ -401,7 +445,7 @@ def test_no_leaks_after_create_invoke_delete_loop(tmp_path, spares):
         assert lam.invoke(FunctionName="slow")["FunctionError"] == "Unhandled"
         lam.delete_function(FunctionName="crash")
         lam.delete_function(FunctionName="slow")
-        assert wait_for(settled, 10), (children(pid), instance_groups(server))
+        assert wait_for(settled, 10), (daemon_children(pid), instance_groups(server))
         # No descriptor leaks (sockets holding network namespaces, pidfds, pipes) either.
         assert wait_for(lambda: open_fds(pid) <= baseline_fds, 10), (open_fds(pid), baseline_fds)
     finally:

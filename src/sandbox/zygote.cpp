@@ -1,0 +1,192 @@
+// The daemon's side of a zygote (zygote.h): one fork request, its relay records.
+#include "sandbox/zygote.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "sandbox/cgroup.h"
+
+namespace lamina::sandbox {
+
+namespace {
+
+using core::UniqueFd;
+
+constexpr int kForkTimeoutMs = 10'000;
+constexpr size_t kMaxSpec = 256 * 1024;
+
+// One relay record and the descriptor that came with it (the "P" record's pidfd).
+struct Record {
+  std::string bytes;
+  UniqueFd fd;
+};
+
+// Waits up to `timeoutMs` for a record; an empty one means EOF.
+Result<Record> readRecord(int relay, int timeoutMs) {
+  pollfd pfd{relay, POLLIN, 0};
+  int ready;
+  while ((ready = ::poll(&pfd, 1, timeoutMs)) < 0 && errno == EINTR) {
+  }
+  if (ready == 0) return fail(Code::kInternal, "zygote: the forked process did not report within 10 s");
+  if (ready < 0) return failErrno("zygote: poll", errno);
+  char buf[1024];
+  iovec iov{buf, sizeof buf};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(relay, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return failErrno("zygote: reading the relay", errno);
+  Record r{std::string(buf, static_cast<size_t>(n)), {}};
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+      r.fd.reset(fd);
+    }
+  }
+  return r;
+}
+
+// The spec as the keeper reads it: NUL-terminated strings — cwd, argc, argv..., env...
+std::string encodeSpec(const ProcessSpec& spec) {
+  std::string out;
+  auto add = [&out](const std::string& s) {
+    out += s;
+    out.push_back('\0');
+  };
+  add(!spec.cwd.empty() ? spec.cwd.string() : "/var/task");
+  add(std::to_string(spec.argv.size()));
+  for (const auto& a : spec.argv) add(a);
+  for (const auto& e : spec.env) add(e);
+  return out;
+}
+
+}  // namespace
+
+Zygote::Zygote(std::unique_ptr<Process> process, UniqueFd control)
+    : process_(std::move(process)), control_(std::move(control)) {}
+
+Zygote::~Zygote() {
+  control_.reset();  // the zygote exits on EOF; kill() makes sure
+  process_->kill();
+}
+
+bool Zygote::alive() const {
+  pollfd pfd{process_->exitFd(), POLLIN, 0};
+  return ::poll(&pfd, 1, 0) == 0;
+}
+
+Result<std::unique_ptr<Keeper>> Zygote::prepare(int initPidfd, Cgroup* cgroup) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return failErrno("zygote: socketpair", errno);
+  UniqueFd relay(pair[0]), relayChild(pair[1]);
+  int buf = static_cast<int>(kMaxSpec + 4096);
+  ::setsockopt(relay.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  ::setsockopt(relayChild.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return failErrno("zygote: pipe2", errno);
+  UniqueFd outRead(out[0]), outWrite(out[1]);
+  std::vector<UniqueFd> procs;
+  if (cgroup != nullptr) {
+    auto opened = cgroup->openProcsFiles();
+    if (!opened) return std::unexpected(opened.error());
+    procs = std::move(*opened);
+  }
+
+  // The request: one byte; descriptors relay, init's pidfd, output, procs files.
+  std::vector<int> fds = {relayChild.get(), initPidfd, outWrite.get()};
+  for (const auto& p : procs) fds.push_back(p.get());
+  char byte = 'F';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(8 * sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+  std::memcpy(CMSG_DATA(cm), fds.data(), fds.size() * sizeof(int));
+  ssize_t sent;
+  while ((sent = ::sendmsg(control_.get(), &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (sent != 1) return failErrno("zygote: sending the fork request (is the zygote gone?)", errno);
+  relayChild.reset();
+  outWrite.reset();
+  procs.clear();
+
+  auto record = readRecord(relay.get(), kForkTimeoutMs);
+  if (!record) return std::unexpected(record.error());
+  const std::string& b = record->bytes;
+  if (b.empty()) return fail(Code::kInternal, "zygote: the keeper exited during its setup");
+  if (b[0] == 'E') return fail(Code::kInternal, "zygote: " + b.substr(1));
+  if (b[0] != 'K') return fail(Code::kInternal, "zygote: unexpected relay record");
+  ::fcntl(outRead.get(), F_SETFL, O_NONBLOCK);
+  return std::make_unique<Keeper>(std::move(relay), std::move(outRead));
+}
+
+Result<Keeper::Forked> Keeper::start(const ProcessSpec& spec) {
+  if (!relay_.valid()) return fail(Code::kInternal, "zygote: keeper already started");
+  std::string encoded = encodeSpec(spec);
+  if (encoded.size() > kMaxSpec) return fail(Code::kInternal, "zygote: argv and environment too large");
+  if (::send(relay_.get(), encoded.data(), encoded.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(encoded.size()))
+    return failErrno("zygote: writing the spec (is the keeper gone?)", errno);
+  Forked forked;
+  bool started = false;
+  while (!started || !forked.pidfd.valid()) {
+    auto record = readRecord(relay_.get(), kForkTimeoutMs);
+    if (!record) return std::unexpected(record.error());
+    const std::string& b = record->bytes;
+    if (b.empty()) return fail(Code::kInternal, "zygote: the runtime process exited during its setup");
+    if (b[0] == 'P' && b.size() == 1 + sizeof(int32_t) && record->fd.valid()) {
+      int32_t pid;
+      std::memcpy(&pid, b.data() + 1, sizeof pid);
+      forked.pid = pid;
+      forked.pidfd = std::move(record->fd);
+    } else if (b[0] == 'S') {
+      started = true;
+    } else if (b[0] == 'E') {
+      return fail(Code::kInternal, "zygote: " + b.substr(1));
+    } else if (b[0] == 'X') {
+      return fail(Code::kInternal, "zygote: the runtime process exited during its setup");
+    } else {
+      return fail(Code::kInternal, "zygote: unexpected relay record");
+    }
+  }
+  forked.relay = std::move(relay_);
+  forked.output = std::move(output_);
+  return forked;
+}
+
+Result<std::unique_ptr<Zygote>> Sandbox::startZygote([[maybe_unused]] const ProcessSpec& spec) {
+  return fail(Code::kInternal, "the " + std::string(name()) + " sandbox has no zygotes");
+}
+
+std::optional<int> readRelayedStatus(int relay) {
+  char buf[64];
+  ssize_t n;
+  while ((n = ::recv(relay, buf, sizeof buf, MSG_DONTWAIT)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return std::nullopt;  // EAGAIN: still running
+  if (n == 1 + static_cast<ssize_t>(sizeof(int32_t)) && buf[0] == 'X') {
+    int32_t status;
+    std::memcpy(&status, buf + 1, sizeof status);
+    return status;
+  }
+  if (n == 0) return SIGKILL;  // the keeper died (killed with the environment's group): "signal: killed"
+  return std::nullopt;         // a stray record; the next read decides
+}
+
+}  // namespace lamina::sandbox

@@ -1,0 +1,222 @@
+"""Zygote cold starts (issue 6): Python runtime processes forked from a pre-started interpreter
+must be indistinguishable, to the function, from exec'd ones, and must not share what they should
+not. The isolation guarantees are tested for zygote-born environments in test_sandbox.py (every
+test there runs in both modes); this file compares the two modes directly and covers what only a
+zygote can get wrong."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import LaminaServer, create_python_function
+from test_sandbox import start_zygote, wait_for, zygotes_running
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="zygotes need the namespace sandbox (a root daemon)")
+
+REPORT = r'''
+import os, random, re, resource, signal, sys, time, uuid
+import __main__
+
+def handler(event, context):
+    if event.get("op") == "exit":
+        os._exit(event["code"])
+    if event.get("op") == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if event.get("op") == "scan":  # every needle-shaped string anywhere in our memory
+        pattern = re.compile(rb"lamina-needle-[0-9a-f]{24}")
+        found = set()
+        with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+            for line in maps:
+                addr, perms = line.split()[:2]
+                if not perms.startswith("r"):
+                    continue
+                lo, hi = (int(x, 16) for x in addr.split("-"))
+                try:
+                    mem.seek(lo)
+                    found.update(m.decode() for m in pattern.findall(mem.read(hi - lo)))
+                except (OSError, ValueError, OverflowError):
+                    pass
+        return sorted(found)
+    status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+    env = dict(os.environ)
+    for k in ("AWS_LAMBDA_LOG_STREAM_NAME", "_X_AMZN_TRACE_ID", "AWS_LAMBDA_RUNTIME_API"):
+        env.pop(k, None)
+    return {
+        "born": "zygote" if b"zygote.py" in open("/proc/self/cmdline", "rb").read() else "exec",
+        "env": env,
+        "argv": sys.argv,
+        "path": sys.path,
+        "flags": [sys.flags.optimize, sys.flags.dont_write_bytecode, sys.flags.isolated, sys.flags.hash_randomization,
+                  sys.flags.utf8_mode],
+        "main": __main__.__file__,
+        "cwd": os.getcwd(),
+        "ids": [os.getuid(), os.geteuid(), os.getgid(), os.getegid(), os.getgroups()],
+        "caps": [status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")],
+        "nnp": status["NoNewPrivs"].strip(),
+        "own_proc_files": [os.stat(f"/proc/self/{f}").st_uid for f in ("mem", "environ", "fd")],
+        "seccomp": status["Seccomp"].strip(),
+        "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
+        "fds": sorted(os.listdir("/proc/self/fd")),
+        "umask": os.umask(0o022),
+        "signals": {s.name: str(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE,
+                                                                 signal.SIGCHLD, signal.SIGHUP)},
+        "blocked": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+        "tz": time.tzname,
+        "encoding": [sys.getfilesystemencoding(), sys.stdout.encoding, sys.stdout.line_buffering],
+        "pid": os.getpid(),
+        "random": random.random(),
+        "uuid": str(uuid.uuid4()),
+    }
+'''
+
+
+@pytest.fixture
+def servers(tmp_path):
+    plain = LaminaServer(tmp_path / "exec", extra_args=["--sandbox", "namespace", "--zygotes", "off"]).start()
+    zyg = LaminaServer(tmp_path / "zygote", extra_args=["--sandbox", "namespace", "--zygotes", "on"]).start()
+    try:
+        start_zygote(zyg, zyg.client("lambda"))
+        yield plain, zyg
+    finally:
+        plain.stop()
+        zyg.stop()
+
+
+def report(lam, name, **event):
+    resp = lam.invoke(FunctionName=name, Payload=json.dumps(event))
+    body = json.loads(resp["Payload"].read())
+    assert "FunctionError" not in resp, body
+    return body
+
+
+def cold(lam, name):
+    """Forces the next invoke onto a new environment."""
+    lam.update_function_configuration(FunctionName=name, Description=str(time.time()))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def test_a_zygote_born_process_sees_what_an_execd_one_sees(servers):
+    plain, zyg = servers
+    seen = {}
+    for mode, server in (("exec", plain), ("zygote", zyg)):
+        lam = server.client("lambda")
+        create_python_function(lam, "same", REPORT, Environment={"Variables": {"GREETING": "hello"}})
+        seen[mode] = report(lam, "same")
+        assert seen[mode]["born"] == mode
+    for key in ("born", "pid", "random", "uuid"):
+        seen["exec"].pop(key), seen["zygote"].pop(key)
+    # The daemons' own endpoints differ (each listens on its own port); nothing else may.
+    for s in seen.values():
+        s["env"].pop("AWS_ENDPOINT_URL")
+    assert seen["zygote"] == seen["exec"]
+    assert seen["zygote"]["env"]["GREETING"] == "hello"
+
+
+def test_zygote_born_environments_do_not_share_random_state(servers):
+    _, zyg = servers
+    lam = zyg.client("lambda")
+    create_python_function(lam, "dice", REPORT)
+    first = report(lam, "dice")
+    cold(lam, "dice")
+    second = report(lam, "dice")
+    assert first["born"] == second["born"] == "zygote"
+    assert first["random"] != second["random"] and first["uuid"] != second["uuid"]
+
+
+def test_no_other_functions_variables_in_a_zygote_born_process(servers):
+    _, zyg = servers
+    lam = zyg.client("lambda")
+    needle = "lamina-needle-" + os.urandom(12).hex()  # the probe never holds it: it matches a pattern
+    create_python_function(lam, "holder", REPORT, Environment={"Variables": {"NEEDLE": needle}})
+    assert report(lam, "holder")["born"] == "zygote"
+    create_python_function(lam, "snoop", REPORT)
+    assert report(lam, "snoop")["born"] == "zygote"
+    # The scan itself works: the holder finds the needle in its own memory.
+    assert needle in report(lam, "holder", op="scan")
+    assert needle not in report(lam, "snoop", op="scan")
+
+
+def test_variables_read_at_start_get_a_fresh_interpreter(servers):
+    _, zyg = servers
+    lam = zyg.client("lambda")
+    create_python_function(lam, "seeded", REPORT, Environment={"Variables": {"PYTHONHASHSEED": "0"}})
+    seen = report(lam, "seeded")
+    assert seen["born"] == "exec"
+    assert seen["flags"][3] == 0  # hash randomization off, as PYTHONHASHSEED=0 asks
+
+
+def test_exit_status_and_signals_of_a_zygote_born_process_reach_the_caller(servers):
+    _, zyg = servers
+    lam = zyg.client("lambda")
+    create_python_function(lam, "dies", REPORT)
+    assert report(lam, "dies")["born"] == "zygote"
+    resp = lam.invoke(FunctionName="dies", Payload=json.dumps({"op": "exit", "code": 3}))
+    body = json.loads(resp["Payload"].read())
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in body["errorMessage"]
+    assert report(lam, "dies")["born"] == "zygote"  # the next invoke gets a new environment
+    resp = lam.invoke(FunctionName="dies", Payload=json.dumps({"op": "kill"}))
+    body = json.loads(resp["Payload"].read())
+    assert body["errorType"] == "Runtime.ExitError"
+    assert "signal: killed" in body["errorMessage"]
+
+
+SIGTERM_HANDLER = r'''
+import signal, sys
+def _on_term(signum, frame):
+    print("[runtime] SIGTERM received, cleaning up", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, _on_term)
+def handler(event, context):
+    return open("/proc/self/cmdline", "rb").read().decode().split("\0")
+'''
+
+
+def test_a_zygote_born_runtime_gets_sigterm_on_idle_expiry(tmp_path):
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace", "--keep-alive", "1",
+                                                 "--shutdown-grace-ms", "5000"]).start()
+    try:
+        lam = s.client()
+        logs = s.client("logs")
+        start_zygote(s, lam)
+        create_python_function(lam, "graceful", SIGTERM_HANDLER)
+        argv = json.loads(lam.invoke(FunctionName="graceful")["Payload"].read())
+        assert any(a.endswith("zygote.py") for a in argv)
+
+        def said_goodbye():
+            events = logs.filter_log_events(logGroupName="/aws/lambda/graceful")["events"]
+            return any("SIGTERM received" in e["message"] for e in events)
+        assert wait_for(said_goodbye, 15)
+    finally:
+        s.stop()
+
+
+def test_a_killed_zygote_is_replaced_and_cold_starts_keep_working(tmp_path):
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace"]).start()
+    try:
+        lam = s.client()
+        start_zygote(s, lam)
+        zygotes = [int(p) for p in os.listdir("/proc") if p.isdigit() and _is_zygote(int(p), s.proc.pid)]
+        assert len(zygotes) == 1
+        os.kill(zygotes[0], signal.SIGKILL)
+        create_python_function(lam, "after", REPORT)
+        assert report(lam, "after")["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "after"  # however it was born
+        assert wait_for(lambda: zygotes_running(s) >= 1, 30)
+        cold(lam, "after")
+        assert report(lam, "after")["born"] == "zygote"
+        assert "zygote exited; starting a new one" in s.log_path.read_text() or \
+            "zygote died" in s.log_path.read_text()
+    finally:
+        s.stop()
+
+
+def _is_zygote(pid, daemon):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        return ppid == daemon and b"zygote.py" in open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return False
