@@ -25,6 +25,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/netns.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/zygote.h"
 
 namespace lamina::sandbox {
 
@@ -531,6 +532,159 @@ TEST_F(NamespaceSandboxTest, SpawnTimingAgainstABareCloneAndExec) {
       "= %.2fx; sandbox (pre-made netns) %.0f us = %.2fx\n",
       kRounds, median(bare), median(withNetns), median(withNetns) / median(bare), median(sharedNetns),
       median(sharedNetns) / median(bare));
+}
+
+// Zygotes (zygote.h): the real Python zygote program, with a test script in place of the runtime
+// client, forking into prewarmed shells. Needs a python3 of 3.9 or later besides root.
+class ZygoteTest : public NamespaceSandboxTest {
+ protected:
+  void SetUp() override {
+    NamespaceSandboxTest::SetUp();
+    if (IsSkipped()) return;
+    if (std::system("/usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 9))'") != 0)
+      GTEST_SKIP() << "needs /usr/bin/python3 >= 3.9";
+    char dir[] = "/tmp/lamina-zygote-rt-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    runtimeDir_ = dir;
+    fs::create_directories(runtimeDir_ / "python");
+    fs::permissions(runtimeDir_, fs::perms(0755));
+    fs::permissions(runtimeDir_ / "python", fs::perms(0755));
+    fs::copy_file(fs::path(LAMINA_SOURCE_DIR) / "runtimes/python/zygote.py", runtimeDir_ / "python/zygote.py");
+    // Stands in for the runtime client: says what it sees, then does what MODE asks.
+    std::ofstream(runtimeDir_ / "python/bootstrap.py") << R"(import os, signal, subprocess, sys, time
+print("argv=%s pid=%d uid=%d cwd=%s greeting=%s" % (sys.argv[0], os.getpid(), os.getuid(), os.getcwd(),
+      os.environ.get("GREETING")), flush=True)
+print(open("/var/task/hello.txt").read().strip(), flush=True)
+mode = os.environ.get("MODE", "")
+if mode == "term":
+    signal.signal(signal.SIGTERM, lambda *a: (print("got-term", flush=True), os._exit(3)))
+if mode in ("term", "linger"):
+    if mode == "linger":
+        subprocess.Popen(["sleep", "100"])
+    print("ready", flush=True)
+    while True:
+        time.sleep(0.02)
+sys.exit(int(os.environ.get("EXIT", "0")))
+)";
+    ProcessSpec z;
+    z.executable = "/usr/bin/python3";
+    z.argv = {"python3", "-u", "/var/runtime/python/zygote.py"};
+    z.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
+    z.runtimeDir = runtimeDir_;
+    z.tmpSizeMb = 16;
+    auto zygote = sandbox_->startZygote(z);
+    ASSERT_TRUE(zygote.has_value()) << zygote.error().message();
+    zygote_ = std::move(*zygote);
+  }
+  void TearDown() override {
+    zygote_.reset();
+    std::error_code ec;
+    if (!runtimeDir_.empty()) fs::remove_all(runtimeDir_, ec);
+    NamespaceSandboxTest::TearDown();
+  }
+
+  // A prewarmed shell with a keeper inside, and the process forked into it.
+  struct Adopted {
+    std::unique_ptr<Shell> shell;
+    std::unique_ptr<Process> process;
+  };
+  Adopted adopt(std::vector<std::string> extraEnv) {
+    Adopted a;
+    ProcessSpec generic;
+    generic.runtimeDir = runtimeDir_;
+    auto shell = sandbox_->prewarm(generic);
+    EXPECT_TRUE(shell.has_value()) << shell.error().message();
+    if (!shell) return a;
+    a.shell = std::move(*shell);
+    auto keeper = zygote_->prepare(a.shell->pidfd(), nullptr);
+    EXPECT_TRUE(keeper.has_value()) << keeper.error().message();
+    if (!keeper) return a;
+    ProcessSpec spec;
+    spec.argv = {"/var/runtime/python/bootstrap.py"};
+    spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "GREETING=hi"};
+    for (auto& e : extraEnv) spec.env.push_back(std::move(e));
+    spec.cwd = "/var/task";
+    spec.taskDir = taskDir_;
+    auto p = a.shell->adopt(spec, **keeper);
+    EXPECT_TRUE(p.has_value()) << p.error().message();
+    if (p) a.process = std::move(*p);
+    return a;
+  }
+
+  // The zygote's children (its keepers), by host pid.
+  std::vector<pid_t> keepers() {
+    std::vector<pid_t> out;
+    std::ifstream in("/proc/" + std::to_string(zygote_->pid()) + "/task/" + std::to_string(zygote_->pid()) +
+                     "/children");
+    for (pid_t pid; in >> pid;) out.push_back(pid);
+    return out;
+  }
+
+  fs::path runtimeDir_;
+  std::unique_ptr<Zygote> zygote_;
+};
+
+TEST_F(ZygoteTest, ForksTheRuntimeProcessIntoTheShellAsTheSandboxUser) {
+  Adopted a = adopt({"EXIT=7"});
+  ASSERT_TRUE(a.process);
+  std::string out = readToEof(a.process->outputFd());
+  EXPECT_TRUE(contains(out, "argv=/var/runtime/python/bootstrap.py pid=2 uid=993 cwd=/var/task greeting=hi\n"));
+  EXPECT_TRUE(contains(out, "hello from task\n"));
+  EXPECT_EQ(describeWaitStatus(waitExit(*a.process)), "exit status 7");
+}
+
+TEST_F(ZygoteTest, SigtermReachesTheAdoptedProcess) {
+  Adopted a = adopt({"MODE=term"});
+  ASSERT_TRUE(a.process);
+  int out = a.process->outputFd();
+  EXPECT_TRUE(contains(readLine(out), "argv="));
+  EXPECT_EQ(readLine(out), "hello from task");
+  EXPECT_EQ(readLine(out), "ready");
+  a.process->terminate();
+  EXPECT_EQ(readToEof(out), "got-term\n");
+  EXPECT_EQ(describeWaitStatus(waitExit(*a.process)), "exit status 3");
+}
+
+TEST_F(ZygoteTest, KillTakesTheProcessItsChildrenAndTheKeeperDown) {
+  Adopted a = adopt({"MODE=linger"});
+  ASSERT_TRUE(a.process);
+  int out = a.process->outputFd();
+  readLine(out);
+  readLine(out);
+  EXPECT_EQ(readLine(out), "ready");
+  std::string ns = nsOf(a.process->pid(), "pid");
+  ASSERT_FALSE(ns.empty());
+  EXPECT_EQ(processesIn(ns).size(), 3u);  // init, the runtime process, its sleep
+  EXPECT_EQ(keepers().size(), 1u);
+  a.process->kill();
+  EXPECT_EQ(describeWaitStatus(waitExit(*a.process)), "signal: killed");
+  a.process.reset();
+  EXPECT_TRUE(processesIn(ns).empty());
+  for (int i = 0; i < 200 && !keepers().empty(); ++i) ::usleep(10'000);
+  EXPECT_TRUE(keepers().empty());
+}
+
+TEST_F(ZygoteTest, AnUnusedKeeperExitsWithItsHandle) {
+  auto shell = sandbox_->prewarm(ProcessSpec{});
+  ASSERT_TRUE(shell.has_value()) << shell.error().message();
+  auto keeper = zygote_->prepare((*shell)->pidfd(), nullptr);
+  ASSERT_TRUE(keeper.has_value()) << keeper.error().message();
+  EXPECT_EQ(keepers().size(), 1u);
+  keeper->reset();
+  for (int i = 0; i < 200 && !keepers().empty(); ++i) ::usleep(10'000);
+  EXPECT_TRUE(keepers().empty());
+}
+
+TEST_F(ZygoteTest, ADeadZygoteSaysSo) {
+  EXPECT_TRUE(zygote_->alive());
+  ASSERT_EQ(::kill(zygote_->pid(), SIGKILL), 0);
+  for (int i = 0; i < 200 && zygote_->alive(); ++i) ::usleep(10'000);
+  EXPECT_FALSE(zygote_->alive());
+  auto shell = sandbox_->prewarm(ProcessSpec{});
+  ASSERT_TRUE(shell.has_value()) << shell.error().message();
+  auto keeper = zygote_->prepare((*shell)->pidfd(), nullptr);
+  ASSERT_FALSE(keeper.has_value());
+  EXPECT_TRUE(contains(keeper.error().message(), "zygote")) << keeper.error().message();
 }
 
 }  // namespace
