@@ -120,8 +120,7 @@ def _serve():
 
 
 def _keep(fds, sandbox):
-    """The keeper: joins the environment, waits for the spec, forks the runtime process and
-    relays its wait status."""
+    """The keeper: joins the environment, forks the runtime process and relays its wait status."""
     relay = socket.socket(fileno=fds[0])
     step = "joining the cgroup"
     try:
@@ -136,18 +135,13 @@ def _keep(fds, sandbox):
             "setns",
         )
         os.close(init_pidfd)
-        relay.send(b"K")
-        step = "reading the spec"
-        spec = relay.recv(_MAX_SPEC)
-        if not spec:
-            os._exit(0)  # not needed after all
         step = "fork"
         pid = os.fork()
     except BaseException as e:
         _report(relay, step, e)
         os._exit(1)
     if pid == 0:
-        return _become(relay, out, spec, sandbox)
+        return _become(relay, out, sandbox)
     status = 9  # SIGKILL, if the process vanished some other way
     try:
         os.close(out)
@@ -171,17 +165,12 @@ def _report(relay, step, e):
         pass
 
 
-def _become(relay, out, spec, sandbox):
-    """The runtime process: drops everything the sandbox drops, then takes the function's world."""
+def _become(relay, out, sandbox):
+    """The runtime process: drops everything the sandbox drops and says so ("K"), then waits for
+    its function's spec (cwd, argv, environment) and takes the function's world."""
     uid, gid, last_cap, bpf = sandbox
-    step = "parsing the spec"
+    step = "setting up descriptors"
     try:
-        parts = spec.split(b"\0")[:-1]
-        cwd = parts[0]
-        argc = int(parts[1])
-        argv = [os.fsdecode(a) for a in parts[2 : 2 + argc]]
-        env = parts[2 + argc :]
-        step = "setting up descriptors"
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)
@@ -205,11 +194,21 @@ def _become(relay, out, spec, sandbox):
         _check(_libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0), "PR_SET_DUMPABLE")
         _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
         _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "PR_SET_PDEATHSIG")
-        step = "changing to the working directory"
-        os.chdir(cwd)
         step = "installing the seccomp filter"
         prog = _SockFprog(len(bpf) // 8, ctypes.cast(bpf, ctypes.c_void_p))
         _check(_libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0), "PR_SET_SECCOMP")
+        relay.send(b"K")
+        step = "reading the spec"
+        spec = relay.recv(_MAX_SPEC)
+        if not spec:
+            os._exit(0)  # the environment was not needed after all
+        parts = spec.split(b"\0")[:-1]
+        cwd = parts[0]
+        argc = int(parts[1])
+        argv = [os.fsdecode(a) for a in parts[2 : 2 + argc]]
+        env = parts[2 + argc :]
+        step = "changing to the working directory"
+        os.chdir(cwd)
         step = "taking the function's environment"
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         environ = os.environb

@@ -127,47 +127,47 @@ Result<std::unique_ptr<Keeper>> Zygote::prepare(int initPidfd, Cgroup* cgroup) {
   outWrite.reset();
   procs.clear();
 
-  auto record = readRecord(relay.get(), kForkTimeoutMs);
-  if (!record) return std::unexpected(record.error());
-  const std::string& b = record->bytes;
-  if (b.empty()) return fail(Code::kInternal, "zygote: the keeper exited during its setup");
-  if (b[0] == 'E') return fail(Code::kInternal, "zygote: " + b.substr(1));
-  if (b[0] != 'K') return fail(Code::kInternal, "zygote: unexpected relay record");
-  ::fcntl(outRead.get(), F_SETFL, O_NONBLOCK);
-  return std::make_unique<Keeper>(std::move(relay), std::move(outRead));
-}
-
-Result<Keeper::Forked> Keeper::start(const ProcessSpec& spec) {
-  if (!relay_.valid()) return fail(Code::kInternal, "zygote: keeper already started");
-  std::string encoded = encodeSpec(spec);
-  if (encoded.size() > kMaxSpec) return fail(Code::kInternal, "zygote: argv and environment too large");
-  if (::send(relay_.get(), encoded.data(), encoded.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(encoded.size()))
-    return failErrno("zygote: writing the spec (is the keeper gone?)", errno);
-  Forked forked;
-  bool started = false;
-  while (!started || !forked.pidfd.valid()) {
-    auto record = readRecord(relay_.get(), kForkTimeoutMs);
+  // The keeper's "P" (the runtime process's pid and pidfd) and the process's "K" (set up, waiting).
+  Keeper::Forked forked;
+  bool waiting = false;
+  while (!waiting || !forked.pidfd.valid()) {
+    auto record = readRecord(relay.get(), kForkTimeoutMs);
     if (!record) return std::unexpected(record.error());
     const std::string& b = record->bytes;
-    if (b.empty()) return fail(Code::kInternal, "zygote: the runtime process exited during its setup");
+    if (b.empty()) return fail(Code::kInternal, "zygote: the keeper exited during its setup");
     if (b[0] == 'P' && b.size() == 1 + sizeof(int32_t) && record->fd.valid()) {
       int32_t pid;
       std::memcpy(&pid, b.data() + 1, sizeof pid);
       forked.pid = pid;
       forked.pidfd = std::move(record->fd);
-    } else if (b[0] == 'S') {
-      started = true;
+    } else if (b[0] == 'K') {
+      waiting = true;
     } else if (b[0] == 'E') {
       return fail(Code::kInternal, "zygote: " + b.substr(1));
-    } else if (b[0] == 'X') {
-      return fail(Code::kInternal, "zygote: the runtime process exited during its setup");
     } else {
-      return fail(Code::kInternal, "zygote: unexpected relay record");
+      return fail(Code::kInternal, "zygote: the runtime process exited during its setup");
     }
   }
-  forked.relay = std::move(relay_);
-  forked.output = std::move(output_);
-  return forked;
+  ::fcntl(outRead.get(), F_SETFL, O_NONBLOCK);
+  forked.relay = std::move(relay);
+  forked.output = std::move(outRead);
+  return std::make_unique<Keeper>(std::move(forked));
+}
+
+Result<Keeper::Forked> Keeper::start(const ProcessSpec& spec) {
+  if (!forked_.relay.valid()) return fail(Code::kInternal, "zygote: keeper already started");
+  std::string encoded = encodeSpec(spec);
+  if (encoded.size() > kMaxSpec) return fail(Code::kInternal, "zygote: argv and environment too large");
+  int relay = forked_.relay.get();
+  if (::send(relay, encoded.data(), encoded.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(encoded.size()))
+    return failErrno("zygote: writing the spec (is the keeper gone?)", errno);
+  auto record = readRecord(relay, kForkTimeoutMs);
+  if (!record) return std::unexpected(record.error());
+  const std::string& b = record->bytes;
+  if (b.empty() || b[0] == 'X') return fail(Code::kInternal, "zygote: the runtime process exited during its setup");
+  if (b[0] == 'E') return fail(Code::kInternal, "zygote: " + b.substr(1));
+  if (b[0] != 'S') return fail(Code::kInternal, "zygote: unexpected relay record");
+  return std::move(forked_);
 }
 
 Result<std::unique_ptr<Zygote>> Sandbox::startZygote([[maybe_unused]] const ProcessSpec& spec) {

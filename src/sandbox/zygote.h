@@ -10,13 +10,14 @@
 // relay (one end of a socket pair whose other end the daemon keeps), init's pidfd, the output
 // pipe's write end and the cgroup's procs files. The zygote forks a keeper and forgets the
 // request. The keeper joins the cgroup, setns()es into init's mount, uts, ipc, net and pid
-// namespaces, says so and waits. At the cold start, once init has mounted the function's trees
-// (Shell::adopt), the daemon writes the spec to the relay (Keeper::start) and the keeper forks the
-// runtime process (pid 2 inside). The zygote never sees a spec, so no function's variables stay
-// in the memory that later environments are forked from.
-// That process drops to the sandbox user without capabilities (bounding set, ambient, inheritable
-// cleared), sets no_new_privs, RLIMIT_NOFILE, the parent-death signal and the seccomp filter, makes
-// the pipe its stdout and stderr, takes the function's environment and runs the runtime client.
+// namespaces and forks the runtime process (pid 2 inside). That process drops to the sandbox user
+// without capabilities (bounding set, ambient, inheritable cleared), sets dumpable (as an exec
+// would), no_new_privs, RLIMIT_NOFILE, the parent-death signal and the seccomp filter, makes the
+// pipe its stdout and stderr, and waits. At the cold start, once init has mounted the function's
+// trees (Shell::adopt), the daemon writes the spec to the relay (Keeper::start): the process
+// changes to its cwd, takes the function's environment and argv and runs the runtime client. The
+// zygote never sees a spec, so no function's variables stay in the memory that later
+// environments are forked from.
 //
 // Why the keeper stays: a process that setns()es into a pid namespace does not enter it, only its
 // children do, and when such a parent exits its children are re-parented in the parent's
@@ -25,9 +26,9 @@
 //
 // Relay records (SOCK_SEQPACKET, one per message). From the daemon: the spec. From the keeper and
 // the runtime process:
-//   "K"                                                                — keeper inside, waiting
+//   "K"                                                                — process set up, waiting
 //   "P" + int32 pid (host pid of the runtime process) with its pidfd   — after the fork
-//   "S"                                                                — set up, client starting
+//   "S"                                                                — spec taken, client starting
 //   "E" + text                                                         — a setup step failed
 //   "X" + int32 wait status                                            — the runtime process ended
 //
@@ -46,9 +47,9 @@
 
 namespace lamina::sandbox {
 
-// A keeper forked from a zygote, already inside one environment's cgroup and namespaces, waiting
-// for the spec of the runtime process it is to fork (Zygote::prepare). Destroying it without
-// start() makes the keeper exit.
+// A zygote's keeper and its runtime process, already inside one environment's cgroup and
+// namespaces, the process set up as the sandbox user and waiting for its spec
+// (Zygote::prepare). Destroying it without start() makes both exit.
 class Keeper {
  public:
   struct Forked {
@@ -57,13 +58,13 @@ class Keeper {
     core::UniqueFd output;  // read end of its stdout and stderr, non-blocking
     pid_t pid = 0;          // host pid of the runtime process
   };
-  Keeper(core::UniqueFd relay, core::UniqueFd output) : relay_(std::move(relay)), output_(std::move(output)) {}
-  // Once: the runtime process gets spec.argv (as sys.argv), spec.env (its whole environment) and
-  // spec.cwd. Returns once it is set up and its runtime client is starting.
+  explicit Keeper(Forked forked) : forked_(std::move(forked)) {}
+  // Once: the runtime process takes spec.argv (as sys.argv), spec.env (its whole environment) and
+  // spec.cwd and starts the runtime client. Returns once it has.
   Result<Forked> start(const ProcessSpec& spec);
 
  private:
-  core::UniqueFd relay_, output_;
+  Forked forked_;
 };
 
 class Zygote {
