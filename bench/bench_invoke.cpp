@@ -1,11 +1,12 @@
 // bench_invoke: measures, in one run, a bare loopback TCP round trip (the baseline) and then warm
 // synchronous Invoke latency and throughput against a running lamina, and prints both with their
 // ratio; cold starts against the floors of fork+exec and of a clone with the sandbox's namespaces
-// + exec; given --python / --python-exec / --node functions, their cold starts against a plain start
-// of the same interpreter (--python: forked from lamina's zygote; --python-exec: a function that
-// gets a fresh interpreter); and given --cpu functions, the CPU share ratio.
+// + exec; given --python / --python-exec / --node / --node-exec functions, their cold starts against
+// a plain start of the same interpreter (--python, --node: forked from lamina's zygote; the -exec
+// ones: functions that get a fresh interpreter); and given --cpu functions, the CPU share ratio.
 // Usage: bench_invoke HOST:PORT FUNCTION [--requests N] [--seconds S] [--cold N] [--python FN:INTERP]
-//                     [--python-exec FN:INTERP] [--node FN:INTERP] [--cpu SMALL_FN,BIG_FN]
+//                     [--python-exec FN:INTERP] [--node FN:INTERP] [--node-exec FN:INTERP]
+//                     [--cpu SMALL_FN,BIG_FN]
 #include <linux/sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -154,13 +155,15 @@ int main(int argc, char** argv) {
   int requests = 20000;
   int coldRuns = 20;
   double seconds = 5;
-  std::string pythonFunction, pythonExecFunction, nodeFunction, cpuFunctions;  // FUNCTION:INTERPRETER for the first two
+  std::string pythonFunction, pythonExecFunction, nodeFunction, nodeExecFunction,
+      cpuFunctions;  // FUNCTION:INTERPRETER for the first two
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--requests")) requests = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
     if (!std::strcmp(argv[i], "--cold")) coldRuns = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--python")) pythonFunction = argv[i + 1];
     if (!std::strcmp(argv[i], "--python-exec")) pythonExecFunction = argv[i + 1];
+    if (!std::strcmp(argv[i], "--node-exec")) nodeExecFunction = argv[i + 1];
     if (!std::strcmp(argv[i], "--node")) nodeFunction = argv[i + 1];
     if (!std::strcmp(argv[i], "--cpu")) cpuFunctions = argv[i + 1];
   }
@@ -265,7 +268,8 @@ int main(int argc, char** argv) {
     };
     if (!interpreted(pythonFunction, "python, zygote-born", {"-c", "pass"})) return 1;
     if (!interpreted(pythonExecFunction, "python, interpreter exec'd", {"-c", "pass"})) return 1;
-    if (!interpreted(nodeFunction, "node", {"-e", "0"})) return 1;
+    if (!interpreted(nodeFunction, "node, zygote-born", {"-e", "0"})) return 1;
+    if (!interpreted(nodeExecFunction, "node, exec'd", {"-e", "0"})) return 1;
   }
 
   // CPU share: the same CPU-bound work at two MemorySizes (warm invokes, median of 3).

@@ -28,6 +28,7 @@ printf 'def handler(event, context):\n    return event\n' >"$WORK/py/app.py"
 printf 'def handler(event, context):\n    n = 0\n    for i in range(2000000):\n        n += i * i\n    return n\n' >"$WORK/cpu/app.py"
 (cd "$WORK/py" && zip -q fn.zip app.py) && (cd "$WORK/cpu" && zip -q fn.zip app.py)
 EXTRA=()
+ZYGOTES=0  # zygotes the warm-up below waits for
 if [ -n "$PY" ]; then
   create() { /usr/bin/aws --endpoint-url "$ENDPOINT" lambda create-function --function-name "$1" --runtime "$PY" \
     --handler app.handler --role arn:aws:iam::000000000000:role/bench --zip-file "fileb://$WORK/$2/fn.zip" \
@@ -37,12 +38,7 @@ if [ -n "$PY" ]; then
   # instead of forking from the zygote: the same no-op, cold-started the pre-zygote way.
   /usr/bin/aws --endpoint-url "$ENDPOINT" lambda update-function-configuration --function-name pyexec \
     --environment 'Variables={LC_TIME=C.UTF-8}' >/dev/null
-  # The first Python cold start starts the zygote; measure once it runs.
-  /usr/bin/aws --endpoint-url "$ENDPOINT" lambda invoke --function-name pynoop "$WORK/out.json" >/dev/null
-  for _ in $(seq 300); do
-    curl -s "$ENDPOINT/metrics" | grep -q '^lamina_zygotes_running [1-9]' && break
-    sleep 0.1
-  done
+  ZYGOTES=$((ZYGOTES + 1))
   EXTRA=(--python "pynoop:/usr/bin/$PY" --python-exec "pyexec:/usr/bin/$PY" --cpu cpu-256mb,cpu-1769mb)
 fi
 # Node.js no-op (cold start) with the host's node, when lamina serves its major version.
@@ -53,9 +49,21 @@ if [ -n "$NODE_MAJOR" ]; then
   if /usr/bin/aws --endpoint-url "$ENDPOINT" lambda create-function --function-name nodenoop \
       --runtime "nodejs$NODE_MAJOR.x" --handler index.handler --role arn:aws:iam::000000000000:role/bench \
       --zip-file "fileb://$WORK/node/fn.zip" --memory-size 128 >/dev/null; then
-    EXTRA+=(--node "nodenoop:$(command -v node)")
+    /usr/bin/aws --endpoint-url "$ENDPOINT" lambda create-function --function-name nodeexec \
+      --runtime "nodejs$NODE_MAJOR.x" --handler index.handler --role arn:aws:iam::000000000000:role/bench \
+      --zip-file "fileb://$WORK/node/fn.zip" --memory-size 128 --environment 'Variables={LC_TIME=C.UTF-8}' >/dev/null
+    EXTRA+=(--node "nodenoop:$(command -v node)" --node-exec "nodeexec:$(command -v node)")
+    [ -f /usr/include/node/node_api.h ] && ZYGOTES=$((ZYGOTES + 1))
   fi
 fi
+# The first cold start of a runtime starts its zygote; measure once they run.
+for fn in pynoop nodenoop; do
+  /usr/bin/aws --endpoint-url "$ENDPOINT" lambda invoke --function-name "$fn" "$WORK/out.json" >/dev/null 2>&1 || true
+done
+for _ in $(seq 300); do
+  [ "$(curl -s "$ENDPOINT/metrics" | sed -n 's/^lamina_zygotes_running //p')" = "$ZYGOTES" ] && break
+  sleep 0.1
+done
 echo "bench: lamina at $ENDPOINT ($(nproc) cores, $(sed -n 's/.*sandbox: \([a-z]*\).*/\1/p' "$WORK/server.out") sandbox)"
 "$ROOT/$BUILD/bench/bench_invoke" "${ENDPOINT#http://}" noop ${QUICK:+--seconds 2 --requests 5000} "${EXTRA[@]}" | tee "$OUT/report.md"
 "$ROOT/$BUILD/bench/bench_async" "${ENDPOINT#http://}" noop "$WORK/naive" ${QUICK:+--seconds 2} | tee -a "$OUT/report.md"

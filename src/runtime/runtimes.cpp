@@ -14,6 +14,8 @@ namespace lamina::embedded {
 extern const std::string_view kPythonBootstrap;
 extern const std::string_view kPythonZygote;
 extern const std::string_view kNodeBootstrap;
+extern const std::string_view kNodeZygote;
+extern const std::string_view kNodeZygoteAddon;
 }  // namespace lamina::embedded
 
 namespace lamina::runtime {
@@ -66,10 +68,20 @@ std::vector<std::string> pythonEnvironment(const std::string& runtime) {
   return {"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
 }
 
+// What lamina adds to a Node.js function's environment: AWS's NODE_PATH (layers' node_modules
+// first, then the runtime's, then the function's code).
+std::vector<std::string> nodeEnvironment(const std::string& runtime, const std::string& taskRoot,
+                                         const std::string& runtimeRoot) {
+  std::string major = nodeMajor(runtime);
+  return {"AWS_EXECUTION_ENV=AWS_Lambda_" + runtime, "NODE_PATH=/opt/nodejs/node" + major +
+                                                         "/node_modules:/opt/nodejs/node_modules:" + runtimeRoot +
+                                                         "/node_modules:" + runtimeRoot + ":" + taskRoot};
+}
+
 // Variables the interpreter, the dynamic loader or libc read once at process start: a function
 // that sets one differently from its zygote must get a fresh interpreter.
 bool readAtStart(std::string_view name) {
-  for (std::string_view prefix : {"PYTHON", "LD_", "LC_", "MALLOC_"})
+  for (std::string_view prefix : {"PYTHON", "NODE_", "LD_", "LC_", "MALLOC_"})
     if (core::startsWith(name, prefix)) return true;
   return name == "LANG" || name == "LANGUAGE" || name == "GLIBC_TUNABLES" || name == "AWS_LAMBDA_EXEC_WRAPPER";
 }
@@ -110,6 +122,17 @@ bool zygoteCompatible(const std::vector<std::string>& zygoteEnv, const std::vect
 }
 
 Result<Launch> RuntimeCatalog::zygoteLaunch(const std::string& runtime) {
+  if (isCurrentNode(runtime) && !embedded::kNodeZygoteAddon.empty()) {
+    auto node = findInterpreter(runtime);
+    if (!node) return fail(Code::kInvalidParameterValue, "node for " + runtime + " is not available");
+    Launch l;
+    l.executable = *node;
+    // V8's worker threads would not survive the forks: no background jobs at all.
+    l.argv = {*node, "--single-threaded", "/var/runtime/nodejs/zygote.cjs"};
+    l.env = baseEnvironment("/var/task");
+    for (auto& e : nodeEnvironment(runtime, "/var/task", "/var/runtime")) l.env.push_back(std::move(e));
+    return l;
+  }
   if (!isPython3(runtime) || pythonMinor(runtime) < 9)
     return fail(Code::kInvalidParameterValue, "no zygote for " + runtime);
   auto interp = findInterpreter(runtime);
@@ -128,6 +151,11 @@ Result<std::unique_ptr<RuntimeCatalog>> RuntimeCatalog::open(std::filesystem::pa
   if (auto r = writeClient(dir / "python", "zygote.py", embedded::kPythonZygote); !r) return std::unexpected(r.error());
   if (auto r = writeClient(dir / "nodejs", "bootstrap.mjs", embedded::kNodeBootstrap); !r)
     return std::unexpected(r.error());
+  if (auto r = writeClient(dir / "nodejs", "zygote.cjs", embedded::kNodeZygote); !r) return std::unexpected(r.error());
+  if (!embedded::kNodeZygoteAddon.empty()) {
+    if (auto r = writeClient(dir / "nodejs", "zygote_addon.node", embedded::kNodeZygoteAddon); !r)
+      return std::unexpected(r.error());
+  }
   return std::unique_ptr<RuntimeCatalog>(new RuntimeCatalog(std::move(dir)));
 }
 
@@ -229,11 +257,11 @@ Result<Launch> RuntimeCatalog::launch(const FunctionImage& image, const std::str
     if (!node) return fail(Code::kInvalidParameterValue, "node for " + image.runtime + " is not available");
     l.executable = *node;
     l.argv = {*node, runtimeRoot + "/nodejs/bootstrap.mjs"};
-    // AWS's NODE_PATH (layers' node_modules first, then the runtime's, then the function's code).
-    std::string major = nodeMajor(image.runtime);
-    l.env = {"AWS_EXECUTION_ENV=AWS_Lambda_" + image.runtime,
-             "NODE_PATH=/opt/nodejs/node" + major + "/node_modules:/opt/nodejs/node_modules:" + runtimeRoot +
-                 "/node_modules:" + runtimeRoot + ":" + taskRoot};
+    l.env = nodeEnvironment(image.runtime, taskRoot, runtimeRoot);
+    if (!embedded::kNodeZygoteAddon.empty()) {
+      l.zygote = image.runtime;
+      l.zygoteArgv = {runtimeRoot + "/nodejs/bootstrap.mjs"};
+    }
     return l;
   }
   return fail(Code::kInvalidParameterValue, "unsupported runtime " + image.runtime);

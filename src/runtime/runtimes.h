@@ -34,7 +34,7 @@ std::vector<std::string> baseEnvironment(const std::string& taskRoot);
 
 // Whether a process forked from a zygote started with `zygoteEnv` behaves as one started fresh
 // with `env`: every variable read only at process start (PYTHON*, LD_*, LC_*, LANG, MALLOC_*,
-// GLIBC_TUNABLES, AWS_LAMBDA_EXEC_WRAPPER) is the same in both, or absent from both. Pure.
+// GLIBC_TUNABLES, AWS_LAMBDA_EXEC_WRAPPER, NODE_*) is the same in both, or absent from both. Pure.
 bool zygoteCompatible(const std::vector<std::string>& zygoteEnv, const std::vector<std::string>& env);
 
 class RuntimeCatalog {
@@ -49,7 +49,8 @@ class RuntimeCatalog {
   // directory at `runtimeRoot` (in a sandbox: /var/task and /var/runtime; else the host paths).
   // Fails when the code lacks an executable bootstrap.
   Result<Launch> launch(const FunctionImage& image, const std::string& taskRoot, const std::string& runtimeRoot);
-  // How to start the zygote of `runtime` (python3.9 and later; run in a sandbox: /var/runtime
+  // How to start the zygote of `runtime` (python3.9 and later; nodejs18.x-22.x when lamina was
+  // built with node headers; run in a sandbox: /var/runtime
   // paths): the interpreter with lamina's zygote program and the environment every function of
   // that runtime starts with. Fails for runtimes without a zygote.
   Result<Launch> zygoteLaunch(const std::string& runtime);

@@ -1,5 +1,5 @@
 // ZygotePool: one zygote (sandbox/zygote.h) per runtime that has one (RuntimeCatalog::zygoteLaunch:
-// python3.9 and later), started in the background at the first cold start of that runtime; later
+// python3.9 and later, nodejs18.x-22.x), started in the background at the first cold start of that runtime; later
 // cold starts of it fork their runtime process from the zygote instead of exec'ing an interpreter
 // (Environment::start). A zygote that exits is dropped and started again at the next cold start;
 // one that fails to start is retried after 30 s, and the failure is logged once.

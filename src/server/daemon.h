@@ -26,7 +26,7 @@ struct DaemonOptions {
   std::string sandbox = "auto";                // auto | namespace | process (server/isolation.h)
   std::chrono::milliseconds freezeAfter{100};  // idle time before an environment is frozen (0 = never)
   int spares = 2;       // prewarmed environments kept ready for cold starts (namespace sandbox only)
-  bool zygotes = true;  // fork Python runtime processes from a pre-started interpreter (needs spares)
+  bool zygotes = true;  // fork Python/Node runtime processes from a pre-started interpreter (needs spares)
   std::chrono::milliseconds shutdownGrace{500};  // SIGTERM → SIGKILL when an idle environment stops
   // Delays before retry 1, 2, ... of a failed asynchronous invocation (AWS: about 1 then 2 minutes).
   std::vector<std::chrono::milliseconds> asyncRetryDelays{std::chrono::minutes(1), std::chrono::minutes(2)};

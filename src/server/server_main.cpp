@@ -49,9 +49,10 @@ int serverMain(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
   std::string zygotes = "on";
-  app.add_option("--zygotes", zygotes,
-                 "fork Python runtime processes from a pre-started, pre-imported interpreter (namespace sandbox "
-                 "with spare environments; off = always exec the interpreter)")
+  app.add_option(
+         "--zygotes", zygotes,
+         "fork Python and Node.js runtime processes from a pre-started, pre-imported interpreter (namespace sandbox "
+         "with spare environments; off = always exec the interpreter)")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off"}));
   int graceMs = 500;

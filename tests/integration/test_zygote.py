@@ -220,3 +220,95 @@ def _is_zygote(pid, daemon):
         return ppid == daemon and b"zygote.py" in open(f"/proc/{pid}/cmdline", "rb").read()
     except OSError:
         return False
+
+
+NODE_REPORT = r'''
+import fs from "node:fs";
+import crypto from "node:crypto";
+import http from "node:http";
+
+export const handler = async (event) => {
+  const status = Object.fromEntries(fs.readFileSync("/proc/self/status", "utf8").split("\n")
+    .filter((l) => l.includes(":\t")).map((l) => l.split(":\t")));
+  const env = { ...process.env };
+  for (const k of ["AWS_LAMBDA_LOG_STREAM_NAME", "_X_AMZN_TRACE_ID", "AWS_ENDPOINT_URL"]) delete env[k];
+  // The event loop, the thread pool (fs.promises) and sockets all work after the fork.
+  const local = await new Promise((resolve) => {
+    const server = http.createServer((q, s) => s.end("pong")).listen(0, "127.0.0.1", () => {
+      http.get({ port: server.address().port, host: "127.0.0.1" }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => server.close(() => resolve(body)));
+      });
+    });
+  });
+  await new Promise((r) => setTimeout(r, 5));
+  return {
+    born: fs.readFileSync("/proc/self/cmdline", "utf8").includes("zygote.cjs") ? "zygote" : "exec",
+    env,
+    argv: process.argv,
+    cwd: process.cwd(),
+    ids: [process.getuid(), process.geteuid(), process.getgid(), process.getegid(), process.getgroups()],
+    caps: ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"].map((k) => status[k].trim()),
+    nnp: status.NoNewPrivs.trim(),
+    seccomp: status.Seccomp.trim(),
+    own: ["mem", "environ", "fd"].map((f) => fs.statSync("/proc/self/" + f).uid),
+    umask: process.umask(),
+    pid: [process.pid, Number(fs.readlinkSync("/proc/self"))],
+    tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    file: (await fs.promises.readFile("/var/task/index.mjs", "utf8")).length,
+    local,
+    random: Math.random(),
+    bytes: crypto.randomBytes(8).toString("hex"),
+  };
+};
+'''
+
+
+def create_node_report(lam, name):
+    import subprocess
+    major = subprocess.run(["node", "-p", "process.versions.node.split('.')[0]"], capture_output=True,
+                           text=True).stdout.strip()
+    from conftest import ROLE, make_zip
+    lam.create_function(FunctionName=name, Runtime=f"nodejs{major}.x", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": make_zip({"index.mjs": NODE_REPORT})}, Timeout=10)
+
+
+def until_zygote_born(lam, name, timeout=30):
+    """Cold-starts `name` until it is zygote-born (the zygote of its runtime starts on first use)."""
+    deadline = time.time() + timeout
+    while True:
+        seen = report(lam, name)
+        if seen["born"] == "zygote" or time.time() > deadline:
+            return seen
+        time.sleep(0.2)
+        cold(lam, name)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/include/node/node_api.h"), reason="lamina built without node headers")
+def test_a_zygote_born_node_process_sees_what_an_execd_one_sees(servers):
+    plain, zyg = servers
+    seen = {}
+    for mode, server in (("exec", plain), ("zygote", zyg)):
+        lam = server.client("lambda")
+        create_node_report(lam, "same-node")
+        seen[mode] = until_zygote_born(lam, "same-node") if mode == "zygote" else report(lam, "same-node")
+        assert seen[mode]["born"] == mode
+        assert seen[mode]["local"] == "pong"
+        assert seen[mode]["pid"][0] == seen[mode]["pid"][1]
+    for key in ("born", "random", "bytes"):
+        seen["exec"].pop(key), seen["zygote"].pop(key)
+    assert seen["zygote"] == seen["exec"]
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/include/node/node_api.h"), reason="lamina built without node headers")
+def test_zygote_born_node_environments_do_not_share_random_state(servers):
+    _, zyg = servers
+    lam = zyg.client("lambda")
+    create_node_report(lam, "node-dice")
+    first = until_zygote_born(lam, "node-dice")
+    cold(lam, "node-dice")
+    second = report(lam, "node-dice")
+    assert first["born"] == second["born"] == "zygote"
+    assert first["random"] != second["random"]
+    assert first["bytes"] != second["bytes"]

@@ -37,7 +37,8 @@ TEST(ZygoteCompatible, OrdinaryVariablesDoNotMatter) {
 TEST(ZygoteCompatible, VariablesReadAtStartNeedAFreshInterpreter) {
   for (const char* v : {"PYTHONPATH=/var/task/vendor", "PYTHONHASHSEED=0", "PYTHONWARNINGS=error", "LD_PRELOAD=/x.so",
                         "LD_LIBRARY_PATH=/var/task/native", "LANG=C", "LC_ALL=C", "MALLOC_ARENA_MAX=2",
-                        "GLIBC_TUNABLES=glibc.malloc.tcache_count=0", "AWS_LAMBDA_EXEC_WRAPPER=/opt/wrapper"})
+                        "GLIBC_TUNABLES=glibc.malloc.tcache_count=0", "AWS_LAMBDA_EXEC_WRAPPER=/opt/wrapper",
+                        "NODE_OPTIONS=--max-old-space-size=100", "NODE_EXTRA_CA_CERTS=/var/task/ca.pem"})
     EXPECT_FALSE(zygoteCompatible(zygoteEnv(), functionEnv({v}))) << v;
   // Set to what the zygote has: no difference.
   EXPECT_TRUE(zygoteCompatible(zygoteEnv(), functionEnv({"PYTHONUNBUFFERED=1", "LANG=en_US.UTF-8"})));
