@@ -152,7 +152,7 @@ function xrayCause(error) {
 // ---- Console: one stdout line per call ---------------------------------------------------------
 
 const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
-const jsonFormat = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === "JSON";
+let jsonFormat = false; // AWS_LAMBDA_LOG_FORMAT, read by patchConsole (a zygote loads this module first)
 
 // Text: "<ISO time>\t<request id>\t<LEVEL>\t<util.format of the arguments>". The request id is
 // "undefined" until the first invocation and stays the last one's between invocations.
@@ -196,6 +196,7 @@ function jsonLine(level, message, params) {
 // lines; newlines inside a message become '\r' so that one call stays one log event. Levels below
 // AWS_LAMBDA_LOG_LEVEL (default TRACE: everything) become no-ops; FATAL is always written.
 function patchConsole() {
+  jsonFormat = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === "JSON";
   const format = jsonFormat ? jsonLine : textLine;
   const write = (level) => (message, ...params) => {
     process.stdout.write(format(level, message, params).replace(/\n/g, "\r") + "\n");
@@ -670,5 +671,7 @@ async function main() {
 }
 
 // Top-level await, as the RIC's entry module: a handler module whose own top-level await never
-// settles ends the process with Node's exit code 13, as on AWS.
-await main();
+// settles ends the process with Node's exit code 13, as on AWS. lamina's zygote (zygote.cjs) loads
+// this module before any function exists and runs main() in each runtime process it forks.
+if (!globalThis[Symbol.for("lamina.zygote")]) await main();
+export { main };

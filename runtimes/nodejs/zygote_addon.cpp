@@ -6,8 +6,8 @@
 // Forking V8: it marks its heap MADV_DONTFORK, so before every fork each mapping is marked
 // MADV_DOFORK again (else the child has no heap); the child gets a fresh epoll set for libuv's
 // loop (uv_loop_fork). V8's worker threads do not survive a fork, so the zygote runs with
-// --single-threaded (no background jobs to wait for). libuv's thread pool must not have started
-// in the zygote (it is started lazily, by the first asynchronous fs or dns call).
+// --single-threaded (no background jobs to wait for). libuv's thread pool restarts by itself in a
+// forked child (its pthread_atfork handler), so fork() must be glibc's, which runs the handlers.
 //
 // Built by CMake with the host's node headers and no sanitizers (it is loaded by node, not lamina).
 #include <fcntl.h>
@@ -263,12 +263,25 @@ napi_value GetPid(napi_env env, napi_callback_info) {
   return v;
 }
 
+// exit(code): _exit(2). Node's own exit tears down V8's platform, whose worker threads a forked
+// process does not have (joining them crashes).
+napi_value Exit(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  int32_t code = 0;
+  if (argc >= 1) napi_get_value_int32(env, args[0], &code);
+  ::_exit(code);
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "serve", NAPI_AUTO_LENGTH, Serve, nullptr, &fn);
   napi_set_named_property(env, exports, "serve", fn);
   napi_create_function(env, "getpid", NAPI_AUTO_LENGTH, GetPid, nullptr, &fn);
   napi_set_named_property(env, exports, "getpid", fn);
+  napi_create_function(env, "exit", NAPI_AUTO_LENGTH, Exit, nullptr, &fn);
+  napi_set_named_property(env, exports, "exit", fn);
   return exports;
 }
 

@@ -312,3 +312,31 @@ def test_zygote_born_node_environments_do_not_share_random_state(servers):
     assert first["born"] == second["born"] == "zygote"
     assert first["random"] != second["random"]
     assert first["bytes"] != second["bytes"]
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/include/node/node_api.h"), reason="lamina built without node headers")
+def test_node_exit_codes_are_alike_in_both_modes(servers):
+    from conftest import ROLE, make_zip
+    import subprocess
+    major = subprocess.run(["node", "-p", "process.versions.node.split('.')[0]"], capture_output=True,
+                           text=True).stdout.strip()
+    seen = {}
+    for mode, server in (("exec", servers[0]), ("zygote", servers[1])):
+        lam = server.client("lambda")
+        create_node_report(lam, "warm-node")
+        if mode == "zygote":
+            assert until_zygote_born(lam, "warm-node")["born"] == "zygote"
+        lam.create_function(FunctionName="stuck", Runtime=f"nodejs{major}.x", Role=ROLE, Handler="index.handler",
+                            Code={"ZipFile": make_zip({"index.mjs": "await new Promise(() => {});\n"
+                                                                    "export const handler = async () => 1;\n"})})
+        lam.create_function(FunctionName="quits", Runtime=f"nodejs{major}.x", Role=ROLE, Handler="index.handler",
+                            Code={"ZipFile": make_zip({"index.mjs": "export const handler = async () => "
+                                                                    "process.exit(3);\n"})})
+        seen[mode] = []
+        for name in ("stuck", "quits"):
+            resp = lam.invoke(FunctionName=name)
+            body = json.loads(resp["Payload"].read())
+            seen[mode].append((resp.get("FunctionError"), body["errorType"], body["errorMessage"].split("Error: ", 1)[1]))
+    assert seen["zygote"] == seen["exec"] == [
+        ("Unhandled", "Runtime.ExitError", "Runtime exited with error: exit status 13"),
+        ("Unhandled", "Runtime.ExitError", "Runtime exited with error: exit status 3")]
