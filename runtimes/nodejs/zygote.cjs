@@ -23,13 +23,64 @@ const addon = require(require("node:path").join(__dirname, "zygote_addon.node"))
 const control = Number(process.env.LAMINA_ZYGOTE_FD);
 delete process.env.LAMINA_ZYGOTE_FD;
 
+// V8 compiles a function when it first runs, and a fork inherits what was compiled: run what every
+// runtime process runs at once — an HTTP exchange with a keep-alive agent like the runtime
+// client's (GET with a JSON answer, then a POST), over loopback in the zygote's own namespace.
+function warmUp() {
+  const http = require("node:http");
+  return new Promise((resolve) => {
+    const server = http.createServer((req, res) => {
+      req.on("data", () => {});
+      req.on("end", () => {
+        res.setHeader("Content-Type", "application/json");
+        res.setHeader("Lambda-Runtime-Aws-Request-Id", "warm-up");
+        res.end(JSON.stringify({ warm: true }));
+      });
+    });
+    server.listen(0, "127.0.0.1", () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const exchange = (method, body) =>
+        new Promise((done) => {
+          const req = http.request(
+            { hostname: "127.0.0.1", port: server.address().port, path: "/warm-up", method, agent },
+            (res) => {
+              const chunks = [];
+              res.on("data", (c) => chunks.push(c));
+              res.on("end", () => done(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
+            },
+          );
+          req.on("error", () => done(null));
+          req.end(body);
+        });
+      exchange("GET")
+        .then(() => exchange("POST", JSON.stringify({ ok: 1 })))
+        .then(() => {
+          agent.destroy();
+          server.close(() => resolve());
+        });
+    });
+    server.on("error", () => resolve());
+  });
+}
+
 // The runtime client itself, loaded (and the ESM loader started, ~15 ms) before any fork; its
 // main() runs in each runtime process. libuv restarts its thread pool after a fork by itself.
 const url = require("node:url");
 globalThis[Symbol.for("lamina.zygote")] = true;
-import(url.pathToFileURL(require("node:path").join(__dirname, "bootstrap.mjs")).href).then((bootstrap) => {
+import(url.pathToFileURL(require("node:path").join(__dirname, "bootstrap.mjs")).href).then(async (bootstrap) => {
   delete globalThis[Symbol.for("lamina.zygote")];
-  const argv = addon.serve(control);
+  await warmUp();
+  // A full collection first: what the zygote leaves behind is compact and old, so a fork's own
+  // allocations and scavenges touch fresh pages rather than copying the zygote's.
+  const v8 = require("node:v8");
+  v8.setFlagsFromString("--expose-gc");
+  require("node:vm").runInNewContext("gc")();
+  v8.setFlagsFromString("--no-expose-gc");
+  addon.serve(control);
+  // A runtime process, set up, in its environment but without a function yet: start libuv's
+  // thread pool (the handler's import reads through it) before taking the spec.
+  await require("node:fs").promises.stat("/");
+  const argv = addon.takeSpec();
 
   // Only a runtime process gets here. What a fresh start would have set up differently:
   Object.defineProperty(process, "pid", { value: addon.getpid(), writable: false, enumerable: true, configurable: true });

@@ -63,9 +63,11 @@ void markEverythingForkable() {
   std::fclose(maps);
 }
 
-// The runtime process: drops what the sandbox drops, says "K", waits for the spec. Returns the
-// spec's argv (environment and cwd are applied here).
-std::vector<std::string> becomeRuntime(const Settings& s, int relay, int out) {
+int gRelay = -1;  // the runtime process's relay, between serve() and takeSpec()
+
+// The runtime process: drops what the sandbox drops and gets an event loop of its own; then back
+// to JavaScript, which warms up and calls takeSpec().
+void becomeRuntime(const Settings& s, int relay, int out) {
   if (::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) fail(relay, "setting up descriptors", errno);
   ::close(out);
   // Every other descriptor is node's own (libuv's epoll set, eventfds, signal pipes), which
@@ -91,8 +93,25 @@ std::vector<std::string> becomeRuntime(const Settings& s, int relay, int out) {
   sock_fprog prog{static_cast<unsigned short>(s.filter.size()), const_cast<sock_filter*>(s.filter.data())};
   if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
     fail(relay, "installing the seccomp filter", errno);
-  if (::send(relay, "K", 1, MSG_NOSIGNAL) != 1) ::_exit(0);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGCHLD, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (int err = uv_loop_fork(uv_default_loop())) fail(relay, "resetting the event loop", -err);
+  gRelay = relay;
+}
 
+// takeSpec(): says "K" (set up, waiting), waits for the spec, applies its cwd and environment, says
+// "S"; returns its argv.
+napi_value TakeSpec(napi_env env, napi_callback_info) {
+  int relay = gRelay;
+  if (relay < 0) {
+    napi_throw_error(env, nullptr, "takeSpec: not a runtime process");
+    return nullptr;
+  }
+  if (::send(relay, "K", 1, MSG_NOSIGNAL) != 1) ::_exit(0);
   std::vector<char> spec(kMaxSpec);
   ssize_t n;
   while ((n = ::recv(relay, spec.data(), spec.size(), 0)) < 0 && errno == EINTR) {
@@ -116,22 +135,22 @@ std::vector<std::string> becomeRuntime(const Settings& s, int relay, int out) {
     if (::putenv(::strdup(parts[i].c_str())) != 0) fail(relay, "taking the function's environment", errno);
   }
   ::tzset();
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  ::sigaction(SIGCHLD, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (int err = uv_loop_fork(uv_default_loop())) fail(relay, "resetting the event loop", -err);
-  std::vector<std::string> argv(parts.begin() + 2, parts.begin() + 2 + static_cast<long>(argc));
   ::send(relay, "S", 1, MSG_NOSIGNAL);
   ::close(relay);
-  return argv;
+  gRelay = -1;
+  napi_value result;
+  napi_create_array_with_length(env, argc, &result);
+  for (size_t i = 0; i < argc; ++i) {
+    napi_value v;
+    napi_create_string_utf8(env, parts[2 + i].data(), parts[2 + i].size(), &v);
+    napi_set_element(env, result, static_cast<uint32_t>(i), v);
+  }
+  return result;
 }
 
 // The keeper: joins the environment, forks the runtime process, relays its wait status.
 // Returns only in the runtime process.
-std::vector<std::string> keep(const Settings& s, const std::vector<int>& fds) {
+void keep(const Settings& s, const std::vector<int>& fds) {
   int relay = fds[0], initPidfd = fds[1], out = fds[2];
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -145,7 +164,10 @@ std::vector<std::string> keep(const Settings& s, const std::vector<int>& fds) {
   ::close(initPidfd);
   pid_t pid = ::fork();
   if (pid < 0) fail(relay, "fork", errno);
-  if (pid == 0) return becomeRuntime(s, relay, out);
+  if (pid == 0) {
+    becomeRuntime(s, relay, out);
+    return;
+  }
   ::close(out);
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   char record[1 + sizeof(int32_t)] = {'P'};
@@ -175,7 +197,8 @@ std::vector<std::string> keep(const Settings& s, const std::vector<int>& fds) {
   ::_exit(0);
 }
 
-// serve(controlFd): the zygote's loop (settings, seccomp program, "R", then fork requests).
+// serve(controlFd): the zygote's loop (settings, seccomp program, "R", then fork requests). Returns
+// only in a runtime process, which then calls takeSpec().
 napi_value Serve(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value args[1];
@@ -242,15 +265,10 @@ napi_value Serve(napi_env env, napi_callback_info info) {
       pid_t pid = ::fork();
       if (pid == 0) {
         ::close(ctl);
-        std::vector<std::string> argv = keep(s, fds);
-        napi_value result;
-        napi_create_array_with_length(env, argv.size(), &result);
-        for (size_t i = 0; i < argv.size(); ++i) {
-          napi_value v;
-          napi_create_string_utf8(env, argv[i].data(), argv[i].size(), &v);
-          napi_set_element(env, result, static_cast<uint32_t>(i), v);
-        }
-        return result;
+        keep(s, fds);
+        napi_value undefined;
+        napi_get_undefined(env, &undefined);
+        return undefined;
       }
     }
     for (int fd : fds) ::close(fd);
@@ -278,6 +296,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "serve", NAPI_AUTO_LENGTH, Serve, nullptr, &fn);
   napi_set_named_property(env, exports, "serve", fn);
+  napi_create_function(env, "takeSpec", NAPI_AUTO_LENGTH, TakeSpec, nullptr, &fn);
+  napi_set_named_property(env, exports, "takeSpec", fn);
   napi_create_function(env, "getpid", NAPI_AUTO_LENGTH, GetPid, nullptr, &fn);
   napi_set_named_property(env, exports, "getpid", fn);
   napi_create_function(env, "exit", NAPI_AUTO_LENGTH, Exit, nullptr, &fn);

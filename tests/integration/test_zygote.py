@@ -256,6 +256,7 @@ export const handler = async (event) => {
     umask: process.umask(),
     pid: [process.pid, Number(fs.readlinkSync("/proc/self"))],
     tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    gc: [typeof globalThis.gc, typeof (await import("node:vm")).runInNewContext("typeof gc")],
     file: (await fs.promises.readFile("/var/task/index.mjs", "utf8")).length,
     local,
     random: Math.random(),
