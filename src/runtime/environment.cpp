@@ -436,7 +436,7 @@ asio::awaitable<std::expected<void, InitFailure>> Environment::start(const std::
       zygote = iso.zygotes->get(launch->zygote);
       if (zygote && !zygoteCompatible(zygote->env, spec.env)) zygote = nullptr;
     }
-    std::optional<Spare> spare = iso.spares ? iso.spares->take() : std::nullopt;
+    std::optional<Spare> spare = iso.spares ? iso.spares->take(zygote ? launch->zygote : "") : std::nullopt;
     Result<IsolatedSpawnJob::Started> started = fail(Code::kInternal, "not started");
     if (zygote) {
       ZygoteStartJob job{

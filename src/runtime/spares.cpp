@@ -1,5 +1,6 @@
 #include "runtime/spares.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -30,7 +31,7 @@ struct SparePool::State {
   bool failing = false;  // the last prewarm failed: retry after a pause, say it once
 };
 
-Result<Spare> buildSpare(const SpareOptions& options) {
+Result<Spare> buildSpare(const SpareOptions& options, const std::vector<std::string>& covered) {
   Spare spare;
   // Generic limits: the most a function may have; taking the spare lowers them.
   sandbox::CgroupLimits limits = sandbox::limitsForInit(10240, options.hostCpus);
@@ -61,7 +62,7 @@ Result<Spare> buildSpare(const SpareOptions& options) {
   spare.api = std::move(listeners[0]);
   spare.edge = std::move(listeners[1]);
   if (options.keeperSource) {  // best effort: without a keeper the cold start prepares its own
-    auto [runtime, zygote] = options.keeperSource();
+    auto [runtime, zygote] = options.keeperSource(covered);
     if (zygote) {
       auto keeper = zygote->prepare(spare.shell->pidfd(), spare.cgroup.get());
       if (keeper) {
@@ -77,7 +78,8 @@ namespace {
 
 struct PrewarmJob {
   SpareOptions options;
-  Result<Spare> operator()() const { return buildSpare(options); }
+  std::vector<std::string> covered;  // the ready spares' keeper runtimes when the build began
+  Result<Spare> operator()() const { return buildSpare(options, covered); }
 };
 
 // Destroys spares off the I/O thread (killing and reaping init, removing the cgroup block).
@@ -89,7 +91,9 @@ struct DiscardJob {
 void refill(const std::shared_ptr<SparePool::State>& state, std::chrono::milliseconds delay = {});
 
 asio::awaitable<void> prewarmOne(std::shared_ptr<SparePool::State> state) {
-  PrewarmJob job{state->options};
+  PrewarmJob job{state->options, {}};
+  for (const auto& s : state->ready)
+    if (s.keeper) job.covered.push_back(s.keeperRuntime);
   auto spare = co_await core::offload(state->blocking, std::move(job));
   --state->inFlight;
   if (!spare) {
@@ -142,13 +146,18 @@ SparePool::~SparePool() {
 
 void SparePool::start() { refill(state_); }
 
-std::optional<Spare> SparePool::take() {
-  if (state_->ready.empty()) {
+std::optional<Spare> SparePool::take(const std::string& runtime) {
+  auto& ready = state_->ready;
+  if (ready.empty()) {
     refill(state_);
     return std::nullopt;
   }
-  Spare spare = std::move(state_->ready.front());
-  state_->ready.pop_front();
+  auto it =
+      std::find_if(ready.begin(), ready.end(), [&](const Spare& s) { return s.keeper && s.keeperRuntime == runtime; });
+  if (it == ready.end()) it = std::find_if(ready.begin(), ready.end(), [](const Spare& s) { return !s.keeper; });
+  if (it == ready.end()) it = ready.begin();
+  Spare spare = std::move(*it);
+  ready.erase(it);
   refill(state_, std::chrono::milliseconds(30));
   return spare;
 }

@@ -42,13 +42,15 @@ struct SpareOptions {
   uint16_t edgePort = 0;
   int target = 2;
   int hostCpus = 1;
-  // Which zygote, if any, gives each new spare a keeper: the runtime's name and its zygote (the
-  // ZygotePool's guess of the next cold start's runtime), or {"", null}. Called while building.
-  std::function<std::pair<std::string, std::shared_ptr<sandbox::Zygote>>()> keeperSource;
+  // Which zygote, if any, gives a new spare a keeper, given the runtimes the ready spares' keepers
+  // are for: the runtime's name and its zygote, or {"", null}. Called while building.
+  std::function<std::pair<std::string, std::shared_ptr<sandbox::Zygote>>(const std::vector<std::string>& covered)>
+      keeperSource;
 };
 
-// Builds one spare now (what the pool does in the background). Blocking; off the I/O thread.
-Result<Spare> buildSpare(const SpareOptions& options);
+// Builds one spare now (what the pool does in the background); `covered`: the runtimes the other
+// spares' keepers are for. Blocking; off the I/O thread.
+Result<Spare> buildSpare(const SpareOptions& options, const std::vector<std::string>& covered = {});
 
 class SparePool {
  public:
@@ -59,8 +61,9 @@ class SparePool {
 
   // Starts filling the pool.
   void start();
-  // A spare if one is ready (and a refill begins), else nullopt.
-  std::optional<Spare> take();
+  // A spare if one is ready (and a refill begins), else nullopt: one whose waiting keeper is of
+  // `runtime` if there is one, else one without a keeper, else any.
+  std::optional<Spare> take(const std::string& runtime = "");
   // No more refills; the spares left are destroyed (killed, their cgroups removed).
   void stop();
   size_t ready() const;

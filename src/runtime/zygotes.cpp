@@ -1,5 +1,6 @@
 #include "runtime/zygotes.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstdio>
 
@@ -21,14 +22,15 @@ struct ZygotePool::State {
     Clock::time_point retryAfter{};
   };
   mutable std::mutex mu;
-  std::map<std::string, Entry> entries;  // by runtime; guarded by mu
-  bool stopped = false;                  // guarded by mu
-  std::string lastAsked;                 // guarded by mu
+  std::map<std::string, Entry> entries;            // by runtime; guarded by mu
+  bool stopped = false;                            // guarded by mu
+  std::map<std::string, Clock::time_point> asked;  // runtime → when last asked for; guarded by mu
 };
 
 namespace {
 
 constexpr auto kRetryAfterFailure = std::chrono::seconds(30);
+constexpr auto kRecent = std::chrono::minutes(1);  // runtimes asked for since then get spares' keepers
 
 struct StartZygoteJob {
   std::shared_ptr<ZygotePool::State> state;
@@ -89,7 +91,7 @@ std::shared_ptr<const ZygotePool::Ready> ZygotePool::get(const std::string& runt
   std::shared_ptr<const Ready> gone;  // destroyed (killed, reaped) outside the lock
   std::lock_guard lock(state_->mu);
   if (state_->stopped) return nullptr;
-  state_->lastAsked = runtime;
+  state_->asked[runtime] = Clock::now();
   auto& e = state_->entries[runtime];
   if (e.ready && e.ready->zygote->alive()) return e.ready;
   if (e.ready) {
@@ -103,11 +105,24 @@ std::shared_ptr<const ZygotePool::Ready> ZygotePool::get(const std::string& runt
   return nullptr;
 }
 
-std::pair<std::string, std::shared_ptr<sandbox::Zygote>> ZygotePool::forSpares() const {
+std::pair<std::string, std::shared_ptr<sandbox::Zygote>> ZygotePool::forSpares(
+    const std::vector<std::string>& covered) const {
   std::lock_guard lock(state_->mu);
-  auto it = state_->entries.find(state_->lastAsked);
-  if (state_->stopped || it == state_->entries.end() || !it->second.ready) return {};
-  return {it->first, it->second.ready->zygote};
+  if (state_->stopped) return {};
+  // Recent runtimes with a running zygote, most recently asked first.
+  std::vector<std::pair<Clock::time_point, std::string>> recent;
+  auto now = Clock::now();
+  for (const auto& [runtime, at] : state_->asked) {
+    auto it = state_->entries.find(runtime);
+    if (now - at < kRecent && it != state_->entries.end() && it->second.ready) recent.emplace_back(at, runtime);
+  }
+  if (recent.empty()) return {};
+  std::sort(recent.rbegin(), recent.rend());
+  auto uncovered = std::find_if(recent.begin(), recent.end(), [&](const auto& r) {
+    return std::find(covered.begin(), covered.end(), r.second) == covered.end();
+  });
+  const std::string& runtime = (uncovered != recent.end() ? *uncovered : recent.front()).second;
+  return {runtime, state_->entries.at(runtime).ready->zygote};
 }
 
 size_t ZygotePool::ready() const {

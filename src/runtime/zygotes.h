@@ -36,9 +36,10 @@ class ZygotePool {
   // The running zygote of `runtime`, or null: then one is being started (unless the last attempt
   // failed less than 30 s ago). Never blocks.
   std::shared_ptr<const Ready> get(const std::string& runtime);
-  // The zygote of the runtime whose zygote was asked for last (spares get a keeper from it:
-  // SpareOptions::keeperSource), or {"", null}.
-  std::pair<std::string, std::shared_ptr<sandbox::Zygote>> forSpares() const;
+  // A zygote for the next spare's keeper (SpareOptions::keeperSource), or {"", null}: of the
+  // runtimes asked for in the last minute whose zygote runs, the most recent one no ready spare is
+  // `covered` for, else the most recent one.
+  std::pair<std::string, std::shared_ptr<sandbox::Zygote>> forSpares(const std::vector<std::string>& covered) const;
   // How many zygotes are running (for /metrics and tests).
   size_t ready() const;
   // No more starts; running zygotes are killed.

@@ -163,7 +163,9 @@ int runDaemon(const DaemonOptions& opt) {
     if (opt.zygotes) {
       zygotes = std::make_unique<runtime::ZygotePool>(blocking, *sandbox, **runtimes);
       envIsolation.zygotes = zygotes.get();
-      spareOptions.keeperSource = [z = zygotes.get()]() { return z->forSpares(); };
+      spareOptions.keeperSource = [z = zygotes.get()](const std::vector<std::string>& covered) {
+        return z->forSpares(covered);
+      };
     }
     spares = std::make_unique<runtime::SparePool>(io, blocking, std::move(spareOptions));
     envIsolation.spares = spares.get();
