@@ -130,8 +130,8 @@ struct StartSpareJob {
 };
 
 // Starts the function with its runtime process forked from a zygote, in a spare (one is built if
-// the pool has none). If the zygote turns out to be gone, the environment is built the usual way
-// (`fallback`, an exec). Blocking.
+// the pool has none). If that fails (the zygote or the spare's waiting process is gone), the
+// environment is built the usual way (`fallback`, an exec). Blocking.
 struct ZygoteStartJob {
   std::optional<Spare> spare;
   SpareOptions spareOptions;
@@ -161,9 +161,8 @@ struct ZygoteStartJob {
     sandbox::ProcessSpec spec = fallback.spec;
     spec.argv = zygoteArgv;
     auto process = spare->shell->adopt(spec, *spare->keeper);
-    if (!process) {
-      if (zygote->alive()) return std::unexpected(process.error());
-      std::fprintf(stderr, "lamina: the zygote died during a cold start (%s); exec'ing instead\n",
+    if (!process) {  // e.g. the waiting process was killed: this cold start execs instead
+      std::fprintf(stderr, "lamina: a zygote-born start failed (%s); exec'ing instead\n",
                    process.error().message().c_str());
       return fallback();
     }

@@ -341,3 +341,30 @@ def test_node_exit_codes_are_alike_in_both_modes(servers):
     assert seen["zygote"] == seen["exec"] == [
         ("Unhandled", "Runtime.ExitError", "Runtime exited with error: exit status 13"),
         ("Unhandled", "Runtime.ExitError", "Runtime exited with error: exit status 3")]
+
+
+def test_cold_starts_survive_killed_waiting_processes(tmp_path):
+    s = LaminaServer(tmp_path / "d", extra_args=["--sandbox", "namespace"]).start()
+    try:
+        lam = s.client()
+        start_zygote(s, lam)
+        create_python_function(lam, "victim", REPORT)
+        report(lam, "victim")
+
+        def waiting():  # zygote-born processes (uid 993) waiting in spares for a function
+            found = []
+            for p in os.listdir("/proc"):
+                try:
+                    if p.isdigit() and os.stat(f"/proc/{p}").st_uid == 993 and \
+                            b"zygote.py" in open(f"/proc/{p}/cmdline", "rb").read():
+                        found.append(int(p))
+                except OSError:
+                    pass
+            return found
+        assert wait_for(lambda: len(waiting()) >= 2, 10)  # the function's own and the spares'
+        for pid in waiting():
+            os.kill(pid, signal.SIGKILL)
+        cold(lam, "victim")
+        assert report(lam, "victim")["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "victim"
+    finally:
+        s.stop()
