@@ -3,6 +3,7 @@ must be indistinguishable, to the function, from exec'd ones, and must not share
 not. The isolation guarantees are tested for zygote-born environments in test_sandbox.py (every
 test there runs in both modes); this file compares the two modes directly and covers what only a
 zygote can get wrong."""
+import hashlib
 import json
 import os
 import signal
@@ -350,13 +351,20 @@ def test_cold_starts_survive_killed_waiting_processes(tmp_path):
         start_zygote(s, lam)
         create_python_function(lam, "victim", REPORT)
         report(lam, "victim")
+        for _ in range(2):  # replaces the spares built before the zygote ran with ones that have a keeper
+            cold(lam, "victim")
+            report(lam, "victim")
 
-        def waiting():  # zygote-born processes (uid 993) waiting in spares for a function
+        # This daemon's cgroups only: other lamina instances on the machine must not be touched.
+        instance = "lamina/d" + hashlib.sha256(s.data_dir.encode()).hexdigest()[:16] + "/"
+
+        def waiting():  # this daemon's zygote-born processes (uid 993): the function's and the spares'
             found = []
             for p in os.listdir("/proc"):
                 try:
                     if p.isdigit() and os.stat(f"/proc/{p}").st_uid == 993 and \
-                            b"zygote.py" in open(f"/proc/{p}/cmdline", "rb").read():
+                            b"zygote.py" in open(f"/proc/{p}/cmdline", "rb").read() and \
+                            instance in open(f"/proc/{p}/cgroup").read():
                         found.append(int(p))
                 except OSError:
                     pass
