@@ -425,33 +425,29 @@ def test_no_leaks_after_create_invoke_delete_loop(tmp_path, spares):
         # Spares are children of the daemon with their own cgroup, waiting to become environments.
         settled = lambda: len(daemon_children(pid)) == spares and len(instance_groups(server)) == spares  # noqa: E731
         assert wait_for(settled, 10), (daemon_children(pid), instance_groups(server))
-        create_python_function(lam, "warmup", "def handler(e, c):\n    return 'ok'\n")
-        lam.invoke(FunctionName="warmup")
-        lam.delete_function(FunctionName="warmup")
-        if spares:
-            # The first cold start started the python zygote, and spares built from then on carry
-            # a keeper of it (two descriptors each): both belong to the baseline.
-            assert wait_for(lambda: zygotes_running(server) >= 1, 30)
-            for i in range(spares):
-                create_python_function(lam, f"renew-{i}", "def handler(e, c):\n    return 'ok'\n")
-                lam.invoke(FunctionName=f"renew-{i}")
-                lam.delete_function(FunctionName=f"renew-{i}")
-        assert wait_for(settled, 10)
+
+        def churn(round):
+            for i in range(8):
+                name = f"churn-{round}-{i}"
+                create_python_function(lam, name, "def handler(e, c):\n    return 'ok'\n")
+                assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "ok"
+                lam.delete_function(FunctionName=name)
+            # A crash and a timeout leave nothing behind either.
+            create_python_function(lam, f"crash-{round}", "import os\ndef handler(e, c):\n    os._exit(3)\n")
+            assert lam.invoke(FunctionName=f"crash-{round}")["FunctionError"] == "Unhandled"
+            create_python_function(lam, f"slow-{round}", "import time\ndef handler(e, c):\n    time.sleep(5)\n",
+                                   Timeout=1)
+            assert lam.invoke(FunctionName=f"slow-{round}")["FunctionError"] == "Unhandled"
+            lam.delete_function(FunctionName=f"crash-{round}")
+            lam.delete_function(FunctionName=f"slow-{round}")
+            assert wait_for(settled, 10), (daemon_children(pid), instance_groups(server))
+
+        # The first round reaches the steady state (with spares: the python zygote running, and
+        # spares carrying a waiting process of it); a second round must not add to it.
+        churn(1)
+        time.sleep(0.5)  # the last refill finishes
         baseline_fds = open_fds(pid)
-        for i in range(8):
-            name = f"churn-{i}"
-            create_python_function(lam, name, "def handler(e, c):\n    return 'ok'\n")
-            assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "ok"
-            lam.delete_function(FunctionName=name)
-        # A crash and a timeout leave nothing behind either.
-        crash = "import os\ndef handler(e, c):\n    os._exit(3)\n"
-        create_python_function(lam, "crash", crash)
-        assert lam.invoke(FunctionName="crash")["FunctionError"] == "Unhandled"
-        create_python_function(lam, "slow", "import time\ndef handler(e, c):\n    time.sleep(5)\n", Timeout=1)
-        assert lam.invoke(FunctionName="slow")["FunctionError"] == "Unhandled"
-        lam.delete_function(FunctionName="crash")
-        lam.delete_function(FunctionName="slow")
-        assert wait_for(settled, 10), (daemon_children(pid), instance_groups(server))
+        churn(2)
         # No descriptor leaks (sockets holding network namespaces, pidfds, pipes) either.
         assert wait_for(lambda: open_fds(pid) <= baseline_fds, 10), (open_fds(pid), baseline_fds)
     finally:
