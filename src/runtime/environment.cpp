@@ -158,12 +158,13 @@ struct ZygoteStartJob {
     if (spare->cgroup) {
       if (auto r = spare->cgroup->setLimits(fallback.limits); !r) return std::unexpected(r.error());
     }
-    sandbox::ProcessSpec spec = fallback.spec;
-    spec.argv = zygoteArgv;
-    auto process = spare->shell->adopt(spec, *spare->keeper);
+    // The spec is the exec's but for argv; it goes back if this start falls back to an exec.
+    std::swap(fallback.spec.argv, zygoteArgv);
+    auto process = spare->shell->adopt(fallback.spec, *spare->keeper);
     if (!process) {  // e.g. the waiting process was killed: this cold start execs instead
       std::fprintf(stderr, "lamina: a zygote-born start failed (%s); exec'ing instead\n",
                    process.error().message().c_str());
+      std::swap(fallback.spec.argv, zygoteArgv);
       return fallback();
     }
     return IsolatedSpawnJob::Started{std::move(*process), std::move(spare->cgroup), std::move(spare->api),

@@ -122,26 +122,19 @@ bool zygoteCompatible(const std::vector<std::string>& zygoteEnv, const std::vect
 }
 
 Result<Launch> RuntimeCatalog::zygoteLaunch(const std::string& runtime) {
-  if (isCurrentNode(runtime) && !embedded::kNodeZygoteAddon.empty()) {
-    auto node = findInterpreter(runtime);
-    if (!node) return fail(Code::kInvalidParameterValue, "node for " + runtime + " is not available");
-    Launch l;
-    l.executable = *node;
-    // V8's worker threads would not survive the forks: no background jobs at all.
-    l.argv = {*node, "--single-threaded", "/var/runtime/nodejs/zygote.cjs"};
-    l.env = baseEnvironment("/var/task");
-    for (auto& e : nodeEnvironment(runtime, "/var/task", "/var/runtime")) l.env.push_back(std::move(e));
-    return l;
-  }
-  if (!isPython3(runtime) || pythonMinor(runtime) < 9)
+  bool node = isCurrentNode(runtime) && !embedded::kNodeZygoteAddon.empty();
+  if (!node && (!isPython3(runtime) || pythonMinor(runtime) < 9))
     return fail(Code::kInvalidParameterValue, "no zygote for " + runtime);
   auto interp = findInterpreter(runtime);
-  if (!interp) return fail(Code::kInvalidParameterValue, "python interpreter " + runtime + " is not available");
+  if (!interp) return fail(Code::kInvalidParameterValue, "no interpreter for " + runtime + " on this host");
   Launch l;
   l.executable = *interp;
-  l.argv = {*interp, "-u", "/var/runtime/python/zygote.py"};
+  // Node: V8's worker threads would not survive the forks, so no background jobs at all.
+  l.argv = node ? std::vector<std::string>{*interp, "--single-threaded", "/var/runtime/nodejs/zygote.cjs"}
+                : std::vector<std::string>{*interp, "-u", "/var/runtime/python/zygote.py"};
   l.env = baseEnvironment("/var/task");
-  for (auto& e : pythonEnvironment(runtime)) l.env.push_back(std::move(e));
+  auto own = node ? nodeEnvironment(runtime, "/var/task", "/var/runtime") : pythonEnvironment(runtime);
+  l.env.insert(l.env.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
   return l;
 }
 

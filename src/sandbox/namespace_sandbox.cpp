@@ -45,6 +45,7 @@
 
 #include "core/unique_fd.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/fd_passing.h"
 #include "sandbox/mounts.h"
 #include "sandbox/netns.h"
 #include "sandbox/sandbox.h"
@@ -490,24 +491,8 @@ Result<std::vector<UniqueFd>> receiveListeners(int fd, size_t count) {
   }
   if (ready <= 0) return fail(Code::kInternal, "sandbox: no listeners from the environment within 10 s");
   char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
   std::vector<UniqueFd> out;
-  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    size_t got = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    int fds[4];
-    std::memcpy(fds, CMSG_DATA(cm), std::min<size_t>(got, 4) * sizeof(int));
-    for (size_t i = 0; i < std::min<size_t>(got, 4); ++i) out.emplace_back(fds[i]);
-  }
+  ssize_t n = recvWithFds(fd, &byte, 1, out);
   if (n != 1 || out.size() != count) return fail(Code::kInternal, "sandbox: the environment sent no listeners");
   return out;
 }
@@ -583,6 +568,15 @@ Result<UniqueFd> aboveStdio(UniqueFd fd) {
   int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
   if (moved < 0) return failErrno("sandbox: fcntl(F_DUPFD_CLOEXEC)", errno);
   return UniqueFd(moved);
+}
+
+// A SOCK_SEQPACKET pair for talking to a child: the daemon's end, and the child's moved out of 0..2.
+Result<std::pair<UniqueFd, UniqueFd>> makeChildSocket(int buffer = 0) {
+  auto pair = makeSeqpacketPair(buffer);
+  if (!pair) return std::unexpected(pair.error().context("sandbox"));
+  auto child = aboveStdio(std::move(pair->second));
+  if (!child) return std::unexpected(child.error());
+  return std::pair{std::move(pair->first), std::move(*child)};
 }
 
 Result<std::pair<UniqueFd, UniqueFd>> makePipe() {
@@ -826,24 +820,9 @@ class NamespaceShell final : public Shell {
     if (body.size() > kMaxStartMessage || spec.argv.size() + spec.env.size() + 2 > kMaxStartPointers)
       return fail(Code::kInternal, "sandbox: argv and environment too large");
 
-    iovec iov{body.data(), body.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
-    if (!trees.empty()) {
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(trees.size() * sizeof(int));
-      cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-      cm->cmsg_level = SOL_SOCKET;
-      cm->cmsg_type = SCM_RIGHTS;
-      cm->cmsg_len = CMSG_LEN(trees.size() * sizeof(int));
-      int fds[2] = {trees[0].get(), trees.size() > 1 ? trees[1].get() : -1};
-      std::memcpy(CMSG_DATA(cm), fds, trees.size() * sizeof(int));
-    }
-    ssize_t sent;
-    while ((sent = ::sendmsg(ctl_.get(), &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-    }
+    std::vector<int> fds;
+    for (const auto& t : trees) fds.push_back(t.get());
+    ssize_t sent = sendWithFds(ctl_.get(), body.data(), body.size(), fds);
     if (sent != static_cast<ssize_t>(body.size())) return failErrno("sandbox: sending the start message", errno);
     ctl_.reset();
     return {};
@@ -873,15 +852,10 @@ class NamespaceSandbox final : public Sandbox {
     auto pipes = makeChildPipes();
     if (!pipes) return std::unexpected(pipes.error());
     auto& [errPipe, statusPipe, outPipe] = *pipes;
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-      return failErrno("sandbox: socketpair", errno);
-    UniqueFd ctlParent(pair[0]);
-    auto ctlChild = aboveStdio(UniqueFd(pair[1]));
-    if (!ctlChild) return std::unexpected(ctlChild.error());
-    int buf = static_cast<int>(kMaxStartMessage + 4096);
-    ::setsockopt(ctlParent.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-    ::setsockopt(ctlChild->get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    auto ctl = makeChildSocket(static_cast<int>(kMaxStartMessage + 4096));
+    if (!ctl) return std::unexpected(ctl.error());
+    UniqueFd ctlParent = std::move(ctl->first);
+    UniqueFd* ctlChild = &ctl->second;
     int cgroupFd = generic.cgroup ? generic.cgroup->dirFd() : -1;
     if (generic.listenPorts.size() > 4) return fail(Code::kInternal, "sandbox: at most 4 listeners");
     auto mapPipe = makeMapPipe(options_.userNamespace);
@@ -951,12 +925,10 @@ class NamespaceSandbox final : public Sandbox {
     auto pipes = makeChildPipes();
     if (!pipes) return std::unexpected(pipes.error());
     auto& [errPipe, statusPipe, outPipe] = *pipes;
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-      return failErrno("sandbox: socketpair", errno);
-    UniqueFd control(pair[0]);
-    auto passed = aboveStdio(UniqueFd(pair[1]));
-    if (!passed) return std::unexpected(passed.error());
+    auto sockets = makeChildSocket();
+    if (!sockets) return std::unexpected(sockets.error());
+    UniqueFd control = std::move(sockets->first);
+    UniqueFd* passed = &sockets->second;
     std::vector<std::string> env = spec.env;
     env.push_back("LAMINA_ZYGOTE_FD=" + std::to_string(passed->get()));
 
@@ -1035,13 +1007,10 @@ class NamespaceSandbox final : public Sandbox {
     if (!mapPipe) return std::unexpected(mapPipe.error());
     UniqueFd lisParent, lisChild;  // the child's listeners come back over this
     if (!spec.listenPorts.empty()) {
-      int pair[2];
-      if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-        return failErrno("sandbox: socketpair", errno);
-      lisParent = UniqueFd(pair[0]);
-      auto moved = aboveStdio(UniqueFd(pair[1]));
-      if (!moved) return std::unexpected(moved.error());
-      lisChild = std::move(*moved);
+      auto sockets = makeChildSocket();
+      if (!sockets) return std::unexpected(sockets.error());
+      lisParent = std::move(sockets->first);
+      lisChild = std::move(sockets->second);
     }
     UniqueFd netns;  // the caller's fd, or a copy of it moved out of 0..2
     int netnsFd = spec.netnsFd;

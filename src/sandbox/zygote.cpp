@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/fd_passing.h"
 
 namespace lamina::sandbox {
 
@@ -35,25 +36,11 @@ Result<Record> readRecord(int relay, int timeoutMs) {
   if (ready == 0) return fail(Code::kInternal, "zygote: the forked process did not report within 10 s");
   if (ready < 0) return failErrno("zygote: poll", errno);
   char buf[1024];
-  iovec iov{buf, sizeof buf};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = ::recvmsg(relay, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
+  std::vector<UniqueFd> fds;
+  ssize_t n = recvWithFds(relay, buf, sizeof buf, fds);
   if (n < 0) return failErrno("zygote: reading the relay", errno);
   Record r{std::string(buf, static_cast<size_t>(n)), {}};
-  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
-    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-      r.fd.reset(fd);
-    }
-  }
+  if (!fds.empty()) r.fd = std::move(fds.front());
   return r;
 }
 
@@ -87,12 +74,9 @@ bool Zygote::alive() const {
 }
 
 Result<std::unique_ptr<Keeper>> Zygote::prepare(int initPidfd, Cgroup* cgroup) {
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return failErrno("zygote: socketpair", errno);
-  UniqueFd relay(pair[0]), relayChild(pair[1]);
-  int buf = static_cast<int>(kMaxSpec + 4096);
-  ::setsockopt(relay.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-  ::setsockopt(relayChild.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  auto pair = makeSeqpacketPair(static_cast<int>(kMaxSpec + 4096));
+  if (!pair) return std::unexpected(pair.error());
+  auto& [relay, relayChild] = *pair;
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return failErrno("zygote: pipe2", errno);
   UniqueFd outRead(out[0]), outWrite(out[1]);
@@ -107,21 +91,7 @@ Result<std::unique_ptr<Keeper>> Zygote::prepare(int initPidfd, Cgroup* cgroup) {
   std::vector<int> fds = {relayChild.get(), initPidfd, outWrite.get()};
   for (const auto& p : procs) fds.push_back(p.get());
   char byte = 'F';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(8 * sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
-  std::memcpy(CMSG_DATA(cm), fds.data(), fds.size() * sizeof(int));
-  ssize_t sent;
-  while ((sent = ::sendmsg(control_.get(), &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
+  ssize_t sent = sendWithFds(control_.get(), &byte, 1, fds);
   if (sent != 1) return failErrno("zygote: sending the fork request (is the zygote gone?)", errno);
   relayChild.reset();
   outWrite.reset();

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import LaminaServer, create_python_function
-from test_sandbox import start_zygote, wait_for, zygotes_running
+from test_sandbox import SIGTERM_HANDLER, start_zygote, wait_for, zygotes_running
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="zygotes need the namespace sandbox (a root daemon)")
 
@@ -165,15 +165,11 @@ def test_exit_status_and_signals_of_a_zygote_born_process_reach_the_caller(serve
     assert "signal: killed" in body["errorMessage"]
 
 
-SIGTERM_HANDLER = r'''
-import signal, sys
-def _on_term(signum, frame):
-    print("[runtime] SIGTERM received, cleaning up", flush=True)
-    sys.exit(0)
-signal.signal(signal.SIGTERM, _on_term)
+# test_sandbox's handler that logs SIGTERM, answering with its command line instead.
+GRACEFUL = SIGTERM_HANDLER + """
 def handler(event, context):
-    return open("/proc/self/cmdline", "rb").read().decode().split("\0")
-'''
+    return open("/proc/self/cmdline", "rb").read().decode().split("\\0")
+"""
 
 
 def test_a_zygote_born_runtime_gets_sigterm_on_idle_expiry(tmp_path):
@@ -183,7 +179,7 @@ def test_a_zygote_born_runtime_gets_sigterm_on_idle_expiry(tmp_path):
         lam = s.client()
         logs = s.client("logs")
         start_zygote(s, lam)
-        create_python_function(lam, "graceful", SIGTERM_HANDLER)
+        create_python_function(lam, "graceful", GRACEFUL)
         argv = json.loads(lam.invoke(FunctionName="graceful")["Payload"].read())
         assert any(a.endswith("zygote.py") for a in argv)
 
