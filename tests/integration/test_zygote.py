@@ -347,7 +347,7 @@ def test_cold_starts_survive_killed_waiting_processes(tmp_path):
         start_zygote(s, lam)
         create_python_function(lam, "victim", REPORT)
         report(lam, "victim")
-        for _ in range(2):  # replaces the spares built before the zygote ran with ones that have a keeper
+        for _ in range(2):  # spares built from now on carry a waiting process
             cold(lam, "victim")
             report(lam, "victim")
 
@@ -365,7 +365,9 @@ def test_cold_starts_survive_killed_waiting_processes(tmp_path):
                 except OSError:
                     pass
             return found
-        assert wait_for(lambda: len(waiting()) >= 3, 10)  # the function's own and both spares'
+        # The function's own and a spare's (spares built before the zygote ran have none, and
+        # take() prefers spares that have one, so an old one may stay).
+        assert wait_for(lambda: len(waiting()) >= 2, 10)
         time.sleep(0.5)  # the spares' processes have said they are ready
         for pid in waiting():
             os.kill(pid, signal.SIGKILL)
